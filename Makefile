@@ -1,0 +1,26 @@
+# Set-up is one idempotent target: `.venv` is created once and re-installed only
+# when pyproject.toml changes (a stamp file records the hash it was built from).
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.canao-installed
+PYPROJECT_HASH := $(shell sha256sum pyproject.toml | cut -c1-16)
+
+.PHONY: setup demo test clean
+
+setup:
+	@if [ ! -x $(VENV)/bin/python ]; then $(PYTHON) -m venv $(VENV); fi
+	@if [ "$$(cat $(STAMP) 2>/dev/null)" != "$(PYPROJECT_HASH)" ]; then \
+		$(VENV)/bin/pip install --quiet --upgrade pip && \
+		$(VENV)/bin/pip install --quiet torch==2.13.0 && \
+		$(VENV)/bin/pip install --quiet -e ".[test]" && \
+		echo "$(PYPROJECT_HASH)" > $(STAMP); \
+	fi
+
+demo: setup
+	$(VENV)/bin/canao search
+
+test: setup
+	$(VENV)/bin/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) canao_runs

@@ -1,0 +1,238 @@
+"""The search configuration: typed frozen sections, loaded from YAML or a dict, validated.
+
+Every error names the offending field and says what to do; it is raised before any
+trial starts or any directory is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from device_profilers import BACKENDS, MeasureProtocol, TuningSettings
+from device_profilers.devices import KNOWN_DEVICES
+from search_spaces import BertSpace
+
+
+class ConfigError(ValueError):
+    """A configuration problem; its message is one line meant for the user."""
+
+
+EMBEDDED_TASK = "embedded"
+SAMPLERS = ("nsga2", "tpe", "random")
+SCHEDULERS = ("asha", "none")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """The task trials train on. ``embedded`` is generated here: no files, no network."""
+
+    name: str = EMBEDDED_TASK
+    num_train: int = 3000
+    num_dev: int = 600
+    seq_len: int = 32
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.name != EMBEDDED_TASK:
+            raise ConfigError(f"task.name: unknown task {self.name!r}; available: {EMBEDDED_TASK!r}")
+        _positive("task", self, "num_train", "num_dev")
+        if self.seq_len < 16:
+            raise ConfigError(f"task.seq_len must be at least 16, got {self.seq_len}")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How candidates are chosen: Optuna sampler, trial count, concurrency, resources."""
+
+    num_samples: int = 8
+    sampler: str = "nsga2"
+    population_size: int = 4
+    seed: int = 0
+    max_concurrent_trials: int = 1
+    trial_cpus: int = 2
+
+    def __post_init__(self) -> None:
+        _positive("search", self, "num_samples", "max_concurrent_trials", "trial_cpus")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"search.sampler: unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        if self.population_size < 2:
+            raise ConfigError(f"search.population_size must be at least 2, got {self.population_size}")
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    """Where and how latency is measured, and the hard budget a candidate must meet."""
+
+    budget_ms: float = 1.0
+    device: str = "local-cpu"
+    backend: str = "tvm"
+    batch: int = 1
+    num_threads: int | None = None
+    use_cache: bool = True
+    tuning: TuningSettings = field(default_factory=TuningSettings)
+    protocol: MeasureProtocol = field(default_factory=MeasureProtocol)
+
+    def __post_init__(self) -> None:
+        if not self.budget_ms > 0:
+            raise ConfigError(f"latency.budget_ms must be a positive number of milliseconds, got {self.budget_ms}")
+        if self.device not in KNOWN_DEVICES:
+            raise ConfigError(f"latency.device: unknown device {self.device!r}; known devices: {', '.join(KNOWN_DEVICES)}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"latency.backend: unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        _positive("latency", self, "batch")
+        if self.num_threads is not None:
+            _positive("latency", self, "num_threads")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How each candidate is trained on the task (AdamW, linear decay)."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive("training", self, "epochs", "batch_size")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """Early stopping on accuracy (Ray schedulers take one metric; latency is fixed per trial)."""
+
+    kind: str = "asha"
+    grace_period: int = 1
+    reduction_factor: int = 2
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULERS:
+            raise ConfigError(f"scheduler.kind: unknown scheduler {self.kind!r}; choose one of {', '.join(SCHEDULERS)}")
+        _positive("scheduler", self, "grace_period")
+        if self.reduction_factor < 2:
+            raise ConfigError(f"scheduler.reduction_factor must be at least 2, got {self.reduction_factor}")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A whole search. ``SearchConfig()`` is the embedded quickstart."""
+
+    name: str = "quickstart"
+    task: TaskConfig = field(default_factory=TaskConfig)
+    space: BertSpace = field(default_factory=BertSpace)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    latency: LatencySettings = field(default_factory=LatencySettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    cache_dir: str | None = None
+
+    def resolved_cache_dir(self) -> Path:
+        """``cache_dir``, else ``$CANAO_CACHE_DIR``, else ``$XDG_CACHE_HOME/canao-ray``."""
+        if self.cache_dir:
+            return Path(self.cache_dir).expanduser()
+        if os.environ.get("CANAO_CACHE_DIR"):
+            return Path(os.environ["CANAO_CACHE_DIR"]).expanduser()
+        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(xdg) / "canao-ray"
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "SearchConfig":
+        return _build(cls, values, "")
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "SearchConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}") from None
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _positive(section: str, obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value <= 0:
+            raise ConfigError(f"{section}.{name} must be positive, got {value}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, values: Any, where: str):
+    """Instantiate dataclass ``cls`` from a mapping, checking keys and value types."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where or 'config'} must be a mapping of keys to values, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown key {_join(where, key)!r}; known keys here: {', '.join(known)}")
+    kwargs = {key: _convert(hints[key], value, _join(where, key)) for key, value in values.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where or 'config'}: {error}") from None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [option for option in options if option is not type(None)]
+        return _convert(inner, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        (item, _) = typing.get_args(hint)
+        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"config field {where} has an unsupported type {hint!r}")

@@ -1,0 +1,79 @@
+"""One device's profiler: export, compile and time an Arch with a chosen backend."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from search_spaces import Arch
+
+from .devices import Device
+from .latency import Latency, MeasureProtocol, summarize
+from .tvm_backend import TuningSettings
+
+BACKENDS = ("tvm", "ort")
+
+
+class DeviceProfiler:
+    """Measures latencies on one device; run as a Ray actor, one per device.
+
+    Calls are handled one at a time (Ray's default for actors), so two timings on
+    the same device never overlap. The TVM backend's tuning database lives under
+    ``cache_dir`` and is shared by every architecture this profiler ever sees.
+    """
+
+    def __init__(
+        self,
+        device: Device,
+        cache_dir: str,
+        tuning: TuningSettings = TuningSettings(),
+        protocol: MeasureProtocol = MeasureProtocol(),
+    ):
+        self.device = device
+        self.cache_dir = cache_dir
+        self.tuning = tuning
+        self.protocol = protocol
+        self._backends = {}
+
+    def _backend(self, name: str):
+        if name not in self._backends:
+            if name == "tvm":
+                from .tvm_backend import TvmBackend
+
+                self._backends[name] = TvmBackend(self.device, self.cache_dir, self.tuning)
+            elif name == "ort":
+                from .ort_backend import OrtBackend
+
+                self._backends[name] = OrtBackend(self.device)
+            else:
+                raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
+        return self._backends[name]
+
+    def measure(self, arch: Arch | dict, backend: str, batch: int, seq_len: int) -> Latency:
+        from .onnx_export import build_classifier, export_onnx
+
+        arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
+        runner = self._backend(backend)
+        export_start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="canao-export-") as tmp:
+            onnx_path = export_onnx(build_classifier(arch, seq_len), Path(tmp) / "model.onnx", batch, seq_len)
+            export_s = time.perf_counter() - export_start
+            samples_ms, stats = runner.measure(onnx_path, batch, seq_len, self.protocol)
+        return Latency(
+            arch_key=arch.key,
+            device=self.device.name,
+            backend=backend,
+            batch=batch,
+            seq_len=seq_len,
+            compile_s=export_s + stats.compile_s,
+            tune_s=stats.tune_s,
+            tuned_tasks=stats.tuned_tasks,
+            reused_tasks=stats.reused_tasks,
+            measured_at=time.time(),
+            **summarize(samples_ms),
+        )
+
+    def pid(self) -> int:
+        return os.getpid()

@@ -1,0 +1,203 @@
+"""TVM (relax) backend: ONNX -> relax -> MetaSchedule-tuned, weight-prepacked CPU module."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .devices import Device
+from .latency import MeasureProtocol
+from .ms_builder import build_candidate
+from .tvmscript_import import import_tensor_intrinsics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TuningSettings:
+    """How much MetaSchedule tuning a newly seen operator shape gets.
+
+    Only tasks holding at least ``min_flops_share`` of the model's FLOPs are tuned (the
+    matmuls); the rest (layer norm, softmax, gathers) keep TVM's default schedule.
+    A task already in the device's database is never tuned again.
+    """
+
+    trials_per_task: int = 16
+    min_flops_share: float = 0.01
+    population_size: int = 256
+    genetic_num_iters: int = 2
+    runner_min_repeat_ms: int = 40
+
+    def __post_init__(self) -> None:
+        if self.trials_per_task < 0:
+            raise ValueError("trials_per_task must be >= 0 (0 disables tuning)")
+        if not 0.0 <= self.min_flops_share <= 1.0:
+            raise ValueError("min_flops_share must be within [0, 1]")
+
+
+@dataclass(frozen=True)
+class CompileStats:
+    compile_s: float
+    tune_s: float
+    tuned_tasks: int
+    reused_tasks: int
+
+
+def set_runtime_threads(num_threads: int) -> None:
+    """Fix the TVM runtime's thread pool size (it picked one thread by default here)."""
+    import tvm
+
+    os.environ["TVM_NUM_THREADS"] = str(num_threads)
+    tvm.get_global_func("runtime.config_threadpool")(1, num_threads)
+
+
+class TvmBackend:
+    """Compiles ONNX models for one device, sharing one tuning database across all of them."""
+
+    name = "tvm"
+
+    def __init__(self, device: Device, cache_dir: str | os.PathLike, tuning: TuningSettings):
+        from tvm.s_tir import meta_schedule as ms
+
+        import_tensor_intrinsics()
+        self.device = device
+        self.tuning = tuning
+        self.work_dir = Path(cache_dir) / "tvm" / device.name
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.database = ms.database.JSONDatabase(work_dir=str(self.work_dir))
+        set_runtime_threads(device.num_threads)
+
+    @property
+    def target(self):
+        import tvm
+
+        return tvm.target.Target(self.device.target)
+
+    def _lower(self, onnx_path: Path, batch: int, seq_len: int):
+        import onnx
+        import tvm
+        from tvm import relax
+        from tvm.relax.frontend.onnx import from_onnx
+
+        mod = from_onnx(
+            onnx.load(str(onnx_path)),
+            shape_dict={"input_ids": [batch, seq_len]},
+            keep_params_in_input=False,
+        )
+        with self.target:
+            return tvm.transform.Sequential(
+                [
+                    relax.transform.DecomposeOpsForInference(),
+                    relax.transform.CanonicalizeBindings(),
+                    relax.get_pipeline("zero"),
+                    # Marks weights as layout-free so tuned matmuls may prepack them.
+                    relax.transform.AttachAttrLayoutFreeBuffers(),
+                ]
+            )(mod)
+
+    def _hot_tasks(self, mod) -> list[Any]:
+        from tvm.s_tir import meta_schedule as ms
+        from tvm.s_tir.analysis import estimate_tir_flops
+
+        tasks = ms.relax_integration.extract_tasks(mod, self.target)
+        flops = [estimate_tir_flops(task.dispatched[0]) * task.weight for task in tasks]
+        total = sum(flops) or 1.0
+        return [t for t, f in zip(tasks, flops) if f / total >= self.tuning.min_flops_share]
+
+    def _is_tuned(self, task) -> bool:
+        record = self.database.query_tuning_record(task.dispatched[0], self.target, task.task_name)
+        return record is not None
+
+    def _tune(self, tasks: list[Any]) -> None:
+        from tvm.s_tir import meta_schedule as ms
+
+        strategy = ms.search_strategy.EvolutionarySearch(
+            population_size=self.tuning.population_size,
+            genetic_num_iters=self.tuning.genetic_num_iters,
+        )
+        log_dir = self.work_dir / "logs"
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            tasks, str(log_dir), strategy=strategy, seed=0, num_threads=self.device.num_threads
+        )
+        trials = self.tuning.trials_per_task
+        ms.tune_tasks(
+            tasks=contexts,
+            task_weights=weights,
+            work_dir=str(log_dir),
+            max_trials_global=trials * len(contexts),
+            max_trials_per_task=trials,
+            num_trials_per_iter=trials,
+            builder=ms.builder.LocalBuilder(
+                f_build=build_candidate,
+                max_workers=self.device.num_threads,
+            ),
+            runner=ms.runner.LocalRunner(
+                evaluator_config=ms.runner.EvaluatorConfig(
+                    number=3,
+                    repeat=1,
+                    min_repeat_ms=self.tuning.runner_min_repeat_ms,
+                    enable_cpu_cache_flush=False,
+                )
+            ),
+            database=self.database,
+        )
+
+    def compile(self, onnx_path: Path, batch: int, seq_len: int):
+        """A callable running the compiled model once, and what compiling it cost."""
+        import tvm
+        from tvm import relax
+
+        start = time.perf_counter()
+        mod = self._lower(onnx_path, batch, seq_len)
+        hot = self._hot_tasks(mod) if self.tuning.trials_per_task > 0 else []
+        new = [task for task in hot if not self._is_tuned(task)]
+        tune_s = 0.0
+        if new:
+            tune_start = time.perf_counter()
+            self._tune(new)
+            tune_s = time.perf_counter() - tune_start
+        with self.target, self.database:
+            mod = tvm.transform.Sequential(
+                [
+                    relax.transform.MetaScheduleApplyDatabase(),
+                    relax.transform.SplitLayoutRewritePreproc(),
+                    relax.transform.LiftTransformParams(),
+                    relax.transform.FoldConstant(),
+                ]
+            )(mod)
+        executable = tvm.compile(mod, target=self.target)
+        dev = tvm.cpu()
+        vm = relax.VirtualMachine(executable, dev)
+        input_ids = tvm.runtime.tensor(np.zeros((batch, seq_len), dtype="int64"), dev)
+        vm.set_input("main", input_ids)
+        stats = CompileStats(
+            compile_s=time.perf_counter() - start - tune_s,
+            tune_s=tune_s,
+            tuned_tasks=len(new),
+            reused_tasks=len(hot) - len(new),
+        )
+        return vm, stats
+
+    def measure(self, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol):
+        """Per-run milliseconds, timed by TVM's own evaluator (no Python in the loop)."""
+        import tvm
+
+        vm, stats = self.compile(onnx_path, batch, seq_len)
+        dev = tvm.cpu()
+        for _ in range(protocol.warmup):
+            vm.invoke_stateful("main")
+        timer = vm.time_evaluator(
+            "invoke_stateful",
+            dev,
+            number=1,
+            repeat=protocol.repeats,
+            min_repeat_ms=int(protocol.min_repeat_ms),
+        )
+        samples_ms = [seconds * 1e3 for seconds in timer("main").results]
+        return samples_ms, stats

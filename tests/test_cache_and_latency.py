@@ -1,0 +1,39 @@
+from device_profilers import Latency, LatencyCache, MeasureProtocol, cache_key
+from device_profilers.latency import summarize, time_callable
+
+
+def _latency(median=1.0):
+    return Latency("L1-H64-A2-I128", "local-cpu", "tvm", 1, 32, median, 1.2, 1.05, 0.01, 0.9, 30)
+
+
+def test_cache_key_separates_every_dimension():
+    keys = {
+        cache_key("a", "local-cpu", "tvm", 1, 128),
+        cache_key("b", "local-cpu", "tvm", 1, 128),
+        cache_key("a", "other", "tvm", 1, 128),
+        cache_key("a", "local-cpu", "ort", 1, 128),
+        cache_key("a", "local-cpu", "tvm", 2, 128),
+        cache_key("a", "local-cpu", "tvm", 1, 64),
+    }
+    assert len(keys) == 6
+
+
+def test_cache_persists_across_instances(tmp_path):
+    path = tmp_path / "latency.sqlite"
+    LatencyCache(path).put("k", _latency(2.5))
+    again = LatencyCache(path)
+    assert again.get("k") == _latency(2.5)
+    assert again.get("missing") is None
+    assert len(again) == 1
+
+
+def test_summary_statistics():
+    stats = summarize([float(v) for v in range(1, 11)])
+    assert stats["median_ms"] == 5.5 and stats["min_ms"] == 1.0 and stats["p90_ms"] == 9.0
+    assert stats["repeats"] == 10
+
+
+def test_time_callable_follows_protocol():
+    calls = []
+    samples = time_callable(lambda: calls.append(1), MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=1))
+    assert len(samples) == 5 and len(calls) > 7

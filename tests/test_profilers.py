@@ -1,0 +1,52 @@
+"""Real TVM compilation, MetaSchedule tuning, ONNX Runtime and a real local Ray cluster."""
+
+import pytest
+import ray
+
+from device_profilers import (
+    DeviceProfiler,
+    MeasureProtocol,
+    TuningSettings,
+    local_cpu,
+    measure_latency,
+    start_broker,
+)
+from search_spaces import Arch
+
+TINY = Arch(1, 32, 2, 64)
+QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5)
+TUNING = TuningSettings(trials_per_task=2)
+
+
+def test_tvm_tunes_once_then_reuses_the_database(tmp_path):
+    profiler = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK)
+    first = profiler.measure(TINY, "tvm", 1, 16)
+    assert first.backend == "tvm" and first.median_ms > 0
+    assert first.tuned_tasks > 0 and first.reused_tasks == 0
+    # Same operator shapes, one more layer: every hot task is already in the database.
+    deeper = profiler.measure(Arch(2, 32, 2, 64), "tvm", 1, 16)
+    assert deeper.tuned_tasks == 0 and deeper.reused_tasks == first.tuned_tasks
+    assert deeper.tune_s == 0.0
+
+
+def test_ort_backend_measures(tmp_path):
+    latency = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK).measure(TINY, "ort", 1, 16)
+    assert latency.backend == "ort" and latency.median_ms > 0 and latency.repeats == 5
+
+
+@pytest.fixture
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_broker_routes_and_caches(ray_cluster, tmp_path):
+    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), QUICK)
+    first = measure_latency(TINY.to_dict(), backend="ort", seq_len=16)
+    second = measure_latency(TINY, backend="ort", seq_len=16)
+    assert not first.cached and second.cached
+    assert second.median_ms == first.median_ms
+    with pytest.raises(ray.exceptions.RayTaskError, match="no profiler for device"):
+        measure_latency(TINY, device="pixel7", seq_len=16)
+    del broker
