@@ -35,7 +35,7 @@ class TaskConfig:
     """The task trials train on. ``embedded`` is generated here: no files, no network."""
 
     name: str = EMBEDDED_TASK
-    num_train: int = 3000
+    num_train: int = 4000
     num_dev: int = 600
     seq_len: int = 32
     seed: int = 0
@@ -96,9 +96,9 @@ class LatencySettings:
 class TrainingSettings:
     """How each candidate is trained on the task (AdamW, linear decay)."""
 
-    epochs: int = 3
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 5e-4
     weight_decay: float = 0.01
     seed: int = 0
 

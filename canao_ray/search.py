@@ -1,0 +1,88 @@
+"""Assemble and run the Tune search: broker, constrained multi-objective searcher, scheduler."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import optuna
+import ray
+from ray import tune
+
+from device_profilers import resolve_device, start_broker
+
+from .config import ConfigError, SearchConfig
+from .results import TrialsLog, write_report
+from .searcher import ConstrainedOptunaSearch
+from .trainable import train_candidate
+
+OBJECTIVES = ["accuracy", "latency_ms"]
+MODES = ["max", "min"]
+
+
+def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
+    s = config.search
+    if s.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=s.population_size, seed=s.seed)
+    if s.sampler == "tpe":
+        return optuna.samplers.TPESampler(multivariate=True, seed=s.seed)
+    return optuna.samplers.RandomSampler(seed=s.seed)
+
+
+def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
+    """Run the search described by ``config``; returns the run directory."""
+    run_dir = Path(out_dir).resolve()
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(f"output directory {str(run_dir)!r} is not empty; choose a new --out")
+    device = resolve_device(config.latency.device, config.latency.num_threads)
+    cache_dir = config.resolved_cache_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(__import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    broker = start_broker(  # noqa: F841 - the handle keeps the named actor alive
+        [device], str(cache_dir), config.latency.tuning, config.latency.protocol, config.latency.use_cache
+    )
+    storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
+    searcher = ConstrainedOptunaSearch(
+        space=config.space,
+        metric=OBJECTIVES,
+        mode=MODES,
+        sampler=make_sampler(config),
+        storage=storage,
+        study_name=config.name,
+    )
+    scheduler = None
+    if config.scheduler.kind == "asha":
+        scheduler = tune.schedulers.ASHAScheduler(
+            metric="accuracy",
+            mode="max",
+            max_t=config.training.epochs,
+            grace_period=config.scheduler.grace_period,
+            reduction_factor=config.scheduler.reduction_factor,
+        )
+    trainable = tune.with_resources(
+        tune.with_parameters(train_candidate, settings=config), {"cpu": config.search.trial_cpus}
+    )
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=config.search.num_samples,
+            max_concurrent_trials=config.search.max_concurrent_trials,
+        ),
+        run_config=tune.RunConfig(
+            name=config.name,
+            storage_path=str(run_dir / "ray"),
+            callbacks=[TrialsLog(run_dir / "trials.jsonl")],
+            verbose=1,
+        ),
+    )
+    tuner.fit()
+    study = optuna.load_study(study_name=config.name, storage=storage)
+    command = "canao " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "canao search"
+    write_report(run_dir, study, config.latency.budget_ms, command)
+    return run_dir

@@ -1,0 +1,64 @@
+"""A whole search on a real local Ray cluster: TVM-compiled latency, training, run directory."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import ray
+
+from canao_ray import SearchConfig, run_search
+
+
+@pytest.fixture
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
+    config = SearchConfig.from_dict(
+        {
+            "name": "e2e",
+            "task": {"num_train": 200, "num_dev": 100, "seq_len": 16},
+            "space": {"num_layers": [1, 2], "num_heads": [2], "head_dim": [16], "ffn_ratio": [2]},
+            "search": {"num_samples": 3, "sampler": "random"},
+            "latency": {"budget_ms": 1000.0, "tuning": {"trials_per_task": 2}, "protocol": {"warmup": 1, "repeats": 5, "min_repeat_ms": 5}},
+            "training": {"epochs": 2},
+            "cache_dir": str(tmp_path / "cache"),
+        }
+    )
+    run_dir = run_search(config, tmp_path / "run")
+    trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
+    assert len(trials) == 3
+    for trial in trials:
+        assert trial["status"] == "TERMINATED"
+        assert trial["latency"]["backend"] == "tvm" and trial["latency"]["median_ms"] > 0
+        assert 0.0 <= trial["metrics"]["accuracy"] <= 1.0
+    front = json.loads((run_dir / "pareto.json").read_text())
+    assert front and all(row["latency_ms"] <= 1000.0 for row in front)
+    assert (run_dir / "pareto.png").stat().st_size > 0
+    assert "| trial |" in (run_dir / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("latency:\n  budget_ms: -1\n", "budget_ms must be a positive"),
+        ("laytency: {}\n", "unknown key 'laytency'"),
+        ("space:\n  num_layers: []\n", "num_layers is empty"),
+    ],
+)
+def test_cli_rejects_bad_config_without_writing(tmp_path, yaml_text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text)
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "canao_ray.cli", "search", "--config", str(path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
