@@ -66,7 +66,10 @@ class ProfilerBroker:
         if self._cache is not None:
             hit = self._cache.get(key)
             if hit is not None:
-                return Latency.from_dict({**hit.to_dict(), "cached": True})
+                # A hit costs no compilation: report 0 so run-level compile totals stay right.
+                return Latency.from_dict(
+                    {**hit.to_dict(), "cached": True, "compile_s": 0.0, "tune_s": 0.0, "tuned_tasks": 0}
+                )
         latency = ray.get(self._profilers[device].measure.remote(arch, backend, batch, seq_len))
         if self._cache is not None:
             self._cache.put(key, latency)
