@@ -34,12 +34,6 @@ def test_ort_backend_measures(tmp_path):
     assert latency.backend == "ort" and latency.median_ms > 0 and latency.repeats == 5
 
 
-@pytest.fixture
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
 
 def test_broker_routes_and_caches(ray_cluster, tmp_path):
     broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), QUICK)

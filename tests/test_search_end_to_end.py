@@ -5,16 +5,9 @@ import subprocess
 import sys
 
 import pytest
-import ray
 
 from canao_ray import SearchConfig, run_search
 
-
-@pytest.fixture
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
