@@ -7,9 +7,12 @@ import os
 from pathlib import Path
 
 import optuna
+from optuna.trial import TrialState
 from ray import tune
 
-from .searcher import CONSTRAINT_KEY
+from search_spaces import BertSpace
+
+from .searcher import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY
 
 FINAL_KEYS = ("accuracy", "latency_ms", "latency_p90_ms", "params", "epoch", "feasible", "compile_s", "tune_s")
 
@@ -42,25 +45,68 @@ class TrialsLog(tune.Callback):
             os.fsync(stream.fileno())
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        feasible = (trial.last_result or {}).get("feasible", True)
-        self._write(trial, "TERMINATED" if feasible else "INFEASIBLE")
+        result = trial.last_result or {}
+        if not result.get("feasible", True):
+            status = "INFEASIBLE"
+        elif result.get(FINAL_KEY) is False:
+            status = "STOPPED"  # by the scheduler, before its last epoch
+        else:
+            status = "TERMINATED"
+        self._write(trial, status)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self._write(trial, "ERROR")
 
 
-def pareto_front(study: optuna.Study) -> list[dict]:
-    """The feasible Pareto-optimal trials of the study, fastest first."""
-    front = [
-        {
-            "number": t.number,
-            "ray_trial_id": t.user_attrs.get("ray_trial_id"),
-            "arch": t.params,
-            "accuracy": t.values[0],
-            "latency_ms": t.values[1],
-        }
-        for t in study.best_trials
-    ]
+class TrialProgress(tune.Callback):
+    """One line per trial report: the arch, its latency and what compiling it cost, the epoch.
+
+    Tune's status table says which trials run; these lines say why a trial was cut
+    (over budget, stopped early) and whether its latency needed tuning or hit the caches.
+    """
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        head = f"[canao] trial {trial.trial_id} {result.get('arch_key')}:"
+        if not result.get("feasible", True):
+            print(f"{head} {self._latency(result)}; over the budget by {result.get(CONSTRAINT_KEY, 0):.3f} ms, not trained", flush=True)
+            return
+        accuracy = f"epoch {result.get('epoch')} accuracy {result.get('accuracy', 0):.4f}"
+        if result.get("training_iteration") == 1:
+            print(f"{head} {self._latency(result)}; {accuracy}", flush=True)
+        else:
+            print(f"{head} {accuracy}", flush=True)
+
+    @staticmethod
+    def _latency(result: dict) -> str:
+        if result.get("latency_cached"):
+            how = "cached"
+        else:
+            how = f"compile {result.get('compile_s', 0):.1f} s, tune {result.get('tune_s', 0):.1f} s"
+        return f"latency {result.get('latency_ms', float('nan')):.3f} ms ({result.get('latency_backend')}, {how})"
+
+
+def pareto_front(study: optuna.Study, space: BertSpace) -> list[dict]:
+    """The feasible Pareto-optimal trials of the study, fastest first.
+
+    Trials answered from an earlier one with the same params (see the searcher) are left
+    out, so each architecture appears once.
+    """
+    front = []
+    for t in study.best_trials:
+        if DUPLICATE_OF in t.user_attrs:
+            continue
+        arch = space.arch(t.params)
+        front.append(
+            {
+                "number": t.number,
+                "ray_trial_id": t.user_attrs.get("ray_trial_id"),
+                "arch_key": arch.key,
+                "arch": arch.to_dict(),
+                "params": t.params,
+                "accuracy": t.values[0],
+                "latency_ms": t.values[1],
+            }
+        )
     return sorted(front, key=lambda row: row["latency_ms"])
 
 
@@ -78,8 +124,10 @@ def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: P
 
     on_front = {row["number"] for row in front}
     groups = {"Pareto front": [], "dominated": [], "over budget": []}
-    for t in study.get_trials(states=[optuna.trial.TrialState.COMPLETE]):
-        over = t.system_attrs.get(f"constraints:latency_budget", 0.0) > 0
+    for t in study.get_trials(states=[TrialState.COMPLETE]):
+        if DUPLICATE_OF in t.user_attrs:
+            continue
+        over = t.constraints.get(CONSTRAINT_NAME, 0.0) > 0
         name = "over budget" if over else "Pareto front" if t.number in on_front else "dominated"
         groups[name].append((t.values[1], t.values[0]))
     style = {"Pareto front": ("o", "tab:red"), "dominated": ("o", "tab:gray"), "over budget": ("x", "black")}
@@ -97,23 +145,40 @@ def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: P
     plt.close(fig)
 
 
-def write_report(run_dir: Path, study: optuna.Study, budget_ms: float, command: str) -> list[dict]:
-    front = pareto_front(study)
+def trial_counts(study: optuna.Study) -> str:
+    """One sentence saying what happened to the study's trials."""
+    trials = study.get_trials(deepcopy=False)
+    duplicates = sum(DUPLICATE_OF in t.user_attrs for t in trials)
+    done = [t for t in trials if t.state == TrialState.COMPLETE and DUPLICATE_OF not in t.user_attrs]
+    over = sum(t.constraints.get(CONSTRAINT_NAME, 0.0) > 0 for t in done)
+    pruned = sum(t.state == TrialState.PRUNED for t in trials)
+    failed = sum(t.state == TrialState.FAIL for t in trials)
+    return (
+        f"Architectures evaluated: {len(done)} ({over} over the budget, not trained); "
+        f"stopped early by the scheduler: {pruned}; failed: {failed}; "
+        f"repeated suggestions answered from earlier trials: {duplicates}."
+    )
+
+
+def write_report(
+    run_dir: Path, study: optuna.Study, space: BertSpace, budget_ms: float, command: str
+) -> list[dict]:
+    front = pareto_front(study, space)
     write_atomic(run_dir / "pareto.json", json.dumps(front, indent=2))
     plot_front(study, front, budget_ms, run_dir / "pareto.png")
     lines = [
         f"# canao-ray search: {study.study_name}",
         "",
-        f"Latency budget: {budget_ms} ms. Trials in the study: {len(study.trials)}.",
+        f"Latency budget: {budget_ms} ms. {trial_counts(study)}",
         "",
-        "| trial | num_layers | num_heads | head_dim | ffn_ratio | accuracy | latency ms |",
-        "|---|---|---|---|---|---|---|",
+        "| trial | arch | layers | hidden | heads | FFN | accuracy | latency ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in front:
-        a = row["arch"]
+        a = row["arch"] or {}
         lines.append(
-            f"| {row['number']} | {a.get('num_layers')} | {a.get('num_heads')} | {a.get('head_dim')} | "
-            f"{a.get('ffn_ratio')} | {row['accuracy']:.4f} | {row['latency_ms']:.3f} |"
+            f"| {row['number']} | {row['arch_key']} | {a.get('num_layers')} | {a.get('hidden_size')} | "
+            f"{a.get('num_heads')} | {a.get('intermediate_size')} | {row['accuracy']:.4f} | {row['latency_ms']:.3f} |"
         )
     lines += ["", "![Pareto front](pareto.png)", "", "Reproduce:", "", "```", command, "```", ""]
     write_atomic(run_dir / "report.md", "\n".join(lines))

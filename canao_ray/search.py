@@ -13,7 +13,7 @@ from ray import tune
 from device_profilers import resolve_device, start_broker
 
 from .config import ConfigError, SearchConfig
-from .results import TrialsLog, write_report
+from .results import TrialProgress, TrialsLog, write_report
 from .searcher import ConstrainedOptunaSearch
 from .trainable import train_candidate
 
@@ -77,12 +77,12 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
         run_config=tune.RunConfig(
             name=config.name,
             storage_path=str(run_dir / "ray"),
-            callbacks=[TrialsLog(run_dir / "trials.jsonl")],
+            callbacks=[TrialsLog(run_dir / "trials.jsonl"), TrialProgress()],
             verbose=1,
         ),
     )
     tuner.fit()
     study = optuna.load_study(study_name=config.name, storage=storage)
     command = "canao " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "canao search"
-    write_report(run_dir, study, config.latency.budget_ms, command)
+    write_report(run_dir, study, config.space, config.latency.budget_ms, command)
     return run_dir

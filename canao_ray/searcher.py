@@ -2,35 +2,89 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
+import optuna
 from optuna.trial import TrialState
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
+
+logger = logging.getLogger(__name__)
 
 #: Result key holding ``latency_ms - budget_ms``: feasible when <= 0 (Optuna's convention).
 CONSTRAINT_KEY = "latency_over_budget_ms"
+#: Result key a trainable sets to True on its last report; False means "more epochs to come".
+FINAL_KEY = "final"
+#: Optuna constraint name under which the budget violation is stored.
+CONSTRAINT_NAME = "latency_budget"
+#: User attribute marking a study trial answered from an earlier one with the same params.
+DUPLICATE_OF = "duplicate_of"
 
 
 class ConstrainedOptunaSearch(OptunaSearch):
     """Multi-objective OptunaSearch that records the latency budget as a constraint.
 
-    Ray's OptunaSearch tells COMPLETE for errored trials that reported once and fails
-    on NaN, leaving the Optuna trial RUNNING; here those become FAIL, and the
-    constraint is set with ``Trial.set_constraint`` before ``tell`` so constrained
-    samplers (NSGA-II, TPE, GP) and ``study.best_trials`` see feasibility.
+    On top of Ray's OptunaSearch:
+
+    - the budget violation reported under ``CONSTRAINT_KEY`` is stored with
+      ``Trial.set_constraint`` before ``tell``, so constrained samplers (NSGA-II, TPE,
+      GP) and ``study.best_trials`` see feasibility;
+    - a trial whose last report says ``final: False`` was stopped early by a scheduler:
+      it is told PRUNED, so its partly trained accuracy never enters the front (Ray's
+      OptunaSearch would tell it COMPLETE);
+    - errored trials and NaN objectives become FAIL (Ray's would leave them RUNNING);
+    - a suggestion whose params an earlier finished trial already had is answered from
+      that trial (Optuna's "skip duplicates" recipe) and the sampler asked again, up to
+      ``max_resamples`` times; small grids are common here and retraining a known
+      architecture teaches the sampler nothing. When every attempt repeats, the space is
+      taken as exhausted and the searcher returns ``FINISHED``.
     """
+
+    def __init__(self, *args, max_resamples: int = 64, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_resamples = max_resamples
+
+    def suggest(self, trial_id: str):
+        for _ in range(self.max_resamples):
+            config = super().suggest(trial_id)
+            earlier = self._finished_twin(self._ot_trials[trial_id])
+            if earlier is None:
+                return config
+            self._answer_from(self._ot_trials.pop(trial_id), earlier)
+        logger.warning(
+            "the sampler proposed only already-evaluated points %d times in a row: "
+            "the search space looks exhausted, ending the search",
+            self.max_resamples,
+        )
+        return Searcher.FINISHED
+
+    def _finished_twin(self, ot_trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+        for earlier in self._ot_study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if earlier.params == ot_trial.params and DUPLICATE_OF not in earlier.user_attrs:
+                return earlier
+        return None
+
+    def _answer_from(self, ot_trial: optuna.Trial, earlier: optuna.trial.FrozenTrial) -> None:
+        constraint = earlier.constraints.get(CONSTRAINT_NAME)
+        if constraint is not None:
+            ot_trial.set_constraint(CONSTRAINT_NAME, constraint)
+        ot_trial.set_user_attr(DUPLICATE_OF, earlier.number)
+        self._ot_study.tell(ot_trial, earlier.values)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
+        ot_trial.set_user_attr("ray_trial_id", trial_id)
         values = [None if not result else result.get(m) for m in self.metric]
         broken = any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
         if error or broken:
             self._ot_study.tell(ot_trial, state=TrialState.FAIL)
-            self._completed_trials.add(trial_id)
-            return
-        if CONSTRAINT_KEY in result:
-            ot_trial.set_constraint("latency_budget", result[CONSTRAINT_KEY])
-        ot_trial.set_user_attr("ray_trial_id", trial_id)
-        super().on_trial_complete(trial_id, result, error)
+        elif result.get(FINAL_KEY) is False:
+            self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+        else:
+            if CONSTRAINT_KEY in result:
+                ot_trial.set_constraint(CONSTRAINT_NAME, result[CONSTRAINT_KEY])
+            self._ot_study.tell(ot_trial, values)
+        self._completed_trials.add(trial_id)

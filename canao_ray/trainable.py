@@ -9,7 +9,7 @@ from device_profilers import measure_latency
 from search_spaces import Arch
 
 from .config import SearchConfig
-from .searcher import CONSTRAINT_KEY
+from .searcher import CONSTRAINT_KEY, FINAL_KEY
 from .training import Trainer, build_model, count_parameters, load_task
 
 
@@ -34,7 +34,8 @@ def train_candidate(config: dict, settings: SearchConfig) -> None:
         "arch_key": arch.key,
     }
     if latency.median_ms > lat.budget_ms:
-        tune.report({"accuracy": 0.0, "epoch": 0, "params": arch.encoder_params(), "feasible": False, **common})
+        report = {"accuracy": 0.0, "epoch": 0, "params": arch.encoder_params(), "feasible": False}
+        tune.report({**report, FINAL_KEY: True, **common})
         return
     torch.set_num_threads(settings.search.trial_cpus)
     data = load_task(settings.task)
@@ -43,6 +44,5 @@ def train_candidate(config: dict, settings: SearchConfig) -> None:
     params = count_parameters(model)
     for epoch in range(1, settings.training.epochs + 1):
         loss = trainer.epoch()
-        tune.report(
-            {"accuracy": trainer.accuracy(), "loss": loss, "epoch": epoch, "params": params, "feasible": True, **common}
-        )
+        report = {"accuracy": trainer.accuracy(), "loss": loss, "epoch": epoch, "params": params, "feasible": True}
+        tune.report({**report, FINAL_KEY: epoch == settings.training.epochs, **common})

@@ -14,11 +14,12 @@ from .tvm_backend import CompileStats
 
 class OrtBackend:
     name = "ort"
+    needs_onnx = True
 
     def __init__(self, device: Device):
         self.device = device
 
-    def measure(self, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol):
+    def measure(self, model, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol):
         import onnxruntime as ort
 
         start = time.perf_counter()

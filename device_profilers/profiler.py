@@ -13,7 +13,7 @@ from .devices import Device
 from .latency import Latency, MeasureProtocol, summarize
 from .tvm_backend import TuningSettings
 
-BACKENDS = ("tvm", "ort")
+BACKENDS = ("tvm", "ort", "torch")
 
 
 class DeviceProfiler:
@@ -47,6 +47,10 @@ class DeviceProfiler:
                 from .ort_backend import OrtBackend
 
                 self._backends[name] = OrtBackend(self.device)
+            elif name == "torch":
+                from .torch_backend import TorchBackend
+
+                self._backends[name] = TorchBackend(self.device)
             else:
                 raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
         return self._backends[name]
@@ -57,10 +61,11 @@ class DeviceProfiler:
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
         runner = self._backend(backend)
         export_start = time.perf_counter()
+        model = build_classifier(arch, seq_len)
         with tempfile.TemporaryDirectory(prefix="canao-export-") as tmp:
-            onnx_path = export_onnx(build_classifier(arch, seq_len), Path(tmp) / "model.onnx", batch, seq_len)
+            onnx_path = export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len) if runner.needs_onnx else None
             export_s = time.perf_counter() - export_start
-            samples_ms, stats = runner.measure(onnx_path, batch, seq_len, self.protocol)
+            samples_ms, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol)
         return Latency(
             arch_key=arch.key,
             device=self.device.name,

@@ -61,6 +61,7 @@ class TvmBackend:
     """Compiles ONNX models for one device, sharing one tuning database across all of them."""
 
     name = "tvm"
+    needs_onnx = True
 
     def __init__(self, device: Device, cache_dir: str | os.PathLike, tuning: TuningSettings):
         from tvm.s_tir import meta_schedule as ms
@@ -184,7 +185,7 @@ class TvmBackend:
         )
         return vm, stats
 
-    def measure(self, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol):
+    def measure(self, model, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol):
         """Per-run milliseconds, timed by TVM's own evaluator (no Python in the loop)."""
         import tvm
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .arch import Arch
 
 if TYPE_CHECKING:
     import optuna
     import transformers
+
+#: The sampled parameters, in the order they are suggested.
+PARAMS = ("num_layers", "num_heads", "head_dim", "ffn_ratio")
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class BertSpace:
     ffn_ratio: tuple[int, ...] = (2, 4)
 
     def __post_init__(self) -> None:
-        for name in ("num_layers", "num_heads", "head_dim", "ffn_ratio"):
+        for name in PARAMS:
             choices = getattr(self, name)
             if not choices:
                 raise ValueError(f"{name} is empty: give at least one choice")
@@ -45,25 +50,23 @@ class BertSpace:
         return {"arch": arch.to_dict()}
 
     def sample(self, trial: "optuna.Trial") -> Arch:
-        layers = trial.suggest_categorical("num_layers", list(self.num_layers))
-        heads = trial.suggest_categorical("num_heads", list(self.num_heads))
-        head_dim = trial.suggest_categorical("head_dim", list(self.head_dim))
-        ratio = trial.suggest_categorical("ffn_ratio", list(self.ffn_ratio))
-        hidden = heads * head_dim
-        return Arch(layers, hidden, heads, ratio * hidden)
+        return self.arch(
+            {name: trial.suggest_categorical(name, list(getattr(self, name))) for name in PARAMS}
+        )
+
+    @staticmethod
+    def arch(params: Mapping[str, int]) -> Arch:
+        """The Arch of one point of the space, e.g. an Optuna trial's ``params``."""
+        hidden = params["num_heads"] * params["head_dim"]
+        return Arch(params["num_layers"], hidden, params["num_heads"], params["ffn_ratio"] * hidden)
 
     def archs(self) -> list[Arch]:
         """Every architecture in the space (it is a small grid by design)."""
-        return sorted(
-            Arch(layers, heads * dim, heads, ratio * heads * dim)
-            for layers in self.num_layers
-            for heads in self.num_heads
-            for dim in self.head_dim
-            for ratio in self.ffn_ratio
-        )
+        grid = itertools.product(*(getattr(self, name) for name in PARAMS))
+        return sorted(self.arch(dict(zip(PARAMS, point))) for point in grid)
 
     def size(self) -> int:
-        return len(self.num_layers) * len(self.num_heads) * len(self.head_dim) * len(self.ffn_ratio)
+        return math.prod(len(getattr(self, name)) for name in PARAMS)
 
 
 def to_bert_config(

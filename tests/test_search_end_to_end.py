@@ -15,7 +15,7 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
         {
             "name": "e2e",
             "task": {"num_train": 200, "num_dev": 100, "seq_len": 16},
-            "space": {"num_layers": [1, 2], "num_heads": [2], "head_dim": [16], "ffn_ratio": [2]},
+            "space": {"num_layers": [1, 2, 3], "num_heads": [2], "head_dim": [16], "ffn_ratio": [2]},
             "search": {"num_samples": 3, "sampler": "random"},
             "latency": {"budget_ms": 1000.0, "tuning": {"trials_per_task": 2}, "protocol": {"warmup": 1, "repeats": 5, "min_repeat_ms": 5}},
             "training": {"epochs": 2},
@@ -25,12 +25,16 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
     run_dir = run_search(config, tmp_path / "run")
     trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
     assert len(trials) == 3
+    assert len({tuple(sorted(t["arch"].items())) for t in trials}) == 3  # no arch trained twice
     for trial in trials:
-        assert trial["status"] == "TERMINATED"
+        assert trial["status"] in ("TERMINATED", "STOPPED")  # STOPPED: by ASHA, before the last epoch
         assert trial["latency"]["backend"] == "tvm" and trial["latency"]["median_ms"] > 0
         assert 0.0 <= trial["metrics"]["accuracy"] <= 1.0
     front = json.loads((run_dir / "pareto.json").read_text())
     assert front and all(row["latency_ms"] <= 1000.0 for row in front)
+    fully_trained = {t["trial_id"] for t in trials if t["status"] == "TERMINATED"}
+    assert {row["ray_trial_id"] for row in front} <= fully_trained
+    assert all(row["arch_key"].startswith("L") for row in front)
     assert (run_dir / "pareto.png").stat().st_size > 0
     assert "| trial |" in (run_dir / "report.md").read_text()
 

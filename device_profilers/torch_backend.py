@@ -1,0 +1,29 @@
+"""PyTorch eager backend: what the model costs before any compiler touches it."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .devices import Device
+from .latency import MeasureProtocol, time_callable
+from .tvm_backend import CompileStats
+
+
+class TorchBackend:
+    name = "torch"
+    needs_onnx = False
+
+    def __init__(self, device: Device):
+        self.device = device
+
+    def measure(self, model: torch.nn.Module, onnx_path, batch: int, seq_len: int, protocol: MeasureProtocol):
+        start = time.perf_counter()
+        torch.set_num_threads(self.device.num_threads)
+        model = model.eval()
+        input_ids = torch.zeros(batch, seq_len, dtype=torch.long)
+        stats = CompileStats(time.perf_counter() - start, 0.0, 0, 0)
+        with torch.inference_mode():
+            samples = time_callable(lambda: model(input_ids=input_ids), protocol)
+        return samples, stats

@@ -1,0 +1,51 @@
+"""The constrained searcher's bookkeeping, driven the way Tune drives it (no Ray needed)."""
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+
+from canao_ray.searcher import CONSTRAINT_KEY, DUPLICATE_OF, ConstrainedOptunaSearch
+from search_spaces import Arch, BertSpace
+
+
+def _searcher(layers=(1, 2), sampler=None):
+    space = BertSpace(num_layers=layers, num_heads=(2,), head_dim=(16,), ffn_ratio=(2,))
+    return ConstrainedOptunaSearch(
+        space=space,
+        metric=["accuracy", "latency_ms"],
+        mode=["max", "min"],
+        sampler=sampler or optuna.samplers.RandomSampler(seed=0),
+        max_resamples=20,
+    )
+
+
+def _result(accuracy, latency, over=-0.5, final=True):
+    return {"accuracy": accuracy, "latency_ms": latency, CONSTRAINT_KEY: over, "final": final}
+
+
+def test_repeated_suggestions_are_answered_from_the_earlier_trial():
+    searcher = _searcher(layers=(1, 2))
+    first = Arch.from_dict(searcher.suggest("a")["arch"])
+    searcher.on_trial_complete("a", _result(0.7, 1.0))
+    second = Arch.from_dict(searcher.suggest("b")["arch"])
+    assert second != first  # the only other point of the space
+    searcher.on_trial_complete("b", _result(0.8, 2.0, over=0.5))
+    assert searcher.suggest("c") == Searcher.FINISHED  # both points known: exhausted
+    study = searcher._ot_study
+    copies = [t for t in study.trials if DUPLICATE_OF in t.user_attrs]
+    assert copies and all(t.state == TrialState.COMPLETE for t in copies)
+    for copy in copies:
+        original = study.trials[copy.user_attrs[DUPLICATE_OF]]
+        assert copy.values == original.values and copy.constraints == original.constraints
+
+
+def test_scheduler_stopped_trials_are_pruned_and_errors_fail():
+    searcher = _searcher(layers=(1, 2, 3, 4))
+    for trial_id in "abc":
+        searcher.suggest(trial_id)
+    searcher.on_trial_complete("a", _result(0.6, 1.0, final=False))
+    searcher.on_trial_complete("b", _result(float("nan"), 1.0))
+    searcher.on_trial_complete("c", None, error=True)
+    states = [t.state for t in searcher._ot_study.trials]
+    assert states == [TrialState.PRUNED, TrialState.FAIL, TrialState.FAIL]
+    assert searcher._ot_study.best_trials == []
