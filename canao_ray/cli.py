@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError, SearchConfig
+from device_profilers import BACKENDS
+
+from .config import ConfigError, LatencySettings, RpcSettings, SearchConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,9 +20,29 @@ def main(argv: list[str] | None = None) -> int:
     search = commands.add_parser("search", help="run a search (no arguments: the embedded quickstart)")
     search.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
     search.add_argument("--out", type=Path, help="run directory (default: canao_runs/<name>-<time>)")
+    tune = commands.add_parser("tune", help="pre-tune every operator shape of a search space (resumable)")
+    tune.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
+    profile = commands.add_parser("profile", help="latency of one architecture on a device")
+    profile.add_argument("--arch", required=True, help='JSON like \'{"num_layers": 4, ...}\' or a key like L4-H256-A4-I1024')
+    profile.add_argument("--device", default="local-cpu", help="device name (default: local-cpu)")
+    profile.add_argument("--backend", default="tvm", help=f"one or several of {', '.join(BACKENDS)}, comma-separated")
+    profile.add_argument("--seq-len", type=int, default=128, help="sequence length (default 128)")
+    profile.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    profile.add_argument("--threads", type=int, help="threads the device runs with (default: all local cores; 4 remote)")
+    profile.add_argument("--rpc-tracker", metavar="HOST:PORT", help="measure on a remote device through this TVM RPC tracker")
+    profile.add_argument("--rpc-key", help="the device key the remote device registered with (default: --device)")
+    profile.add_argument("--target", help="TVM target of a remote device as JSON (default: this machine's CPU)")
+    profile.add_argument("--cc", help="cross compiler that links libraries for a remote device")
+    profile.add_argument("--trials-per-task", type=int, help="MetaSchedule trials for each new operator shape")
+    profile.add_argument("--no-cache", action="store_true", help="measure again even if the latency is cached")
+    profile.add_argument("--json", action="store_true", help="print one JSON object per backend instead of a table")
     args = parser.parse_args(argv)
     try:
+        if args.command == "profile":
+            return _profile(args)
         config = SearchConfig.from_yaml(args.config) if args.config else SearchConfig()
+        if args.command == "tune":
+            return _tune(config)
         out = args.out or Path("canao_runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         from .search import run_search
 
@@ -27,6 +51,60 @@ def main(argv: list[str] | None = None) -> int:
         print(f"canao: error: {error}", file=sys.stderr)
         return 2
     print(f"canao: run directory {run_dir}")
+    return 0
+
+
+def _tune(config: SearchConfig) -> int:
+    from .pretune import pretune
+
+    totals = pretune(config)
+    print(
+        f"canao: {totals['shapes']} layer shapes: {totals['tuned_tasks']} tasks tuned in "
+        f"{totals['tune_s']:.0f} s, {totals['reused_tasks']} already in the database"
+    )
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from .profile import parse_arch, profile_arch
+
+    for flag in ("seq_len", "batch", "threads", "trials_per_task"):
+        value = getattr(args, flag)
+        if value is not None and value < (0 if flag == "trials_per_task" else 1):
+            raise ConfigError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    rpc = None
+    if args.rpc_tracker:
+        try:
+            target = json.loads(args.target) if args.target else None
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--target is not valid JSON ({error.msg}); give a TVM target dict") from None
+        rpc = RpcSettings(args.rpc_tracker, args.rpc_key or args.device, args.threads or 4, target, args.cc)
+    defaults = LatencySettings(device=args.device, num_threads=args.threads, rpc=rpc)
+    tuning = defaults.tuning
+    if args.trials_per_task is not None:
+        tuning = dataclasses.replace(tuning, trials_per_task=args.trials_per_task)
+    latencies = profile_arch(
+        parse_arch(args.arch),
+        defaults.make_device(),
+        [b.strip() for b in args.backend.split(",") if b.strip()],
+        batch=args.batch,
+        seq_len=args.seq_len,
+        cache_dir=SearchConfig().resolved_cache_dir(),
+        tuning=tuning,
+        protocol=defaults.protocol,
+        use_cache=not args.no_cache,
+    )
+    if args.json:
+        for latency in latencies:
+            print(json.dumps(latency.to_dict()))
+        return 0
+    print(f"{'arch':<20} {'device':<10} {'backend':<7} {'batch':>5} {'seq':>5} {'median ms':>10} {'p90 ms':>9} {'cv %':>6} {'compile s':>10} {'tune s':>8}")
+    for lat in latencies:
+        print(
+            f"{lat.arch_key:<20} {lat.device:<10} {lat.backend:<7} {lat.batch:>5} {lat.seq_len:>5} "
+            f"{lat.median_ms:>10.3f} {lat.p90_ms:>9.3f} {100 * lat.cv:>6.2f} {lat.compile_s:>10.1f} {lat.tune_s:>8.1f}"
+            + ("  (cached)" if lat.cached else "")
+        )
     return 0
 
 

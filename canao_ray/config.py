@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from device_profilers import BACKENDS, MeasureProtocol, TuningSettings
+from device_profilers import BACKENDS, Device, MeasureProtocol, TuningSettings, resolve_device, rpc_device
 from device_profilers.devices import KNOWN_DEVICES
 from search_spaces import BertSpace
 
@@ -27,7 +27,7 @@ class ConfigError(ValueError):
 
 EMBEDDED_TASK = "embedded"
 SAMPLERS = ("nsga2", "tpe", "random")
-SCHEDULERS = ("asha", "none")
+SCHEDULERS = ("pareto_asha", "asha", "none")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,25 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class RpcSettings:
+    """A remote device reached through a TVM RPC tracker (see ``device_profilers.rpc_device``)."""
+
+    tracker: str
+    key: str
+    num_threads: int = 4
+    target: dict[str, Any] | None = None
+    cc: str | None = None
+
+    def __post_init__(self) -> None:
+        host, _, port = self.tracker.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"latency.rpc.tracker must be host:port, got {self.tracker!r}")
+        if not self.key:
+            raise ConfigError("latency.rpc.key must name the device key the device registered with")
+        _positive("latency.rpc", self, "num_threads")
+
+
+@dataclass(frozen=True)
 class LatencySettings:
     """Where and how latency is measured, and the hard budget a candidate must meet."""
 
@@ -79,17 +98,28 @@ class LatencySettings:
     use_cache: bool = True
     tuning: TuningSettings = field(default_factory=TuningSettings)
     protocol: MeasureProtocol = field(default_factory=MeasureProtocol)
+    rpc: RpcSettings | None = None
 
     def __post_init__(self) -> None:
         if not self.budget_ms > 0:
             raise ConfigError(f"latency.budget_ms must be a positive number of milliseconds, got {self.budget_ms}")
-        if self.device not in KNOWN_DEVICES:
+        if self.rpc is not None:
+            if self.backend != "tvm":
+                raise ConfigError(f"latency.backend: a device reached through TVM RPC is measured with 'tvm', not {self.backend!r}")
+        elif self.device not in KNOWN_DEVICES:
             raise ConfigError(f"latency.device: unknown device {self.device!r}; known devices: {', '.join(KNOWN_DEVICES)}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"latency.backend: unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         _positive("latency", self, "batch")
         if self.num_threads is not None:
             _positive("latency", self, "num_threads")
+
+    def make_device(self) -> Device:
+        """The device to measure on: a remote one when ``rpc`` is set, else a known local one."""
+        if self.rpc is None:
+            return resolve_device(self.device, self.num_threads)
+        rpc = self.rpc
+        return rpc_device(self.device, rpc.tracker, rpc.key, rpc.num_threads, rpc.target, rpc.cc)
 
 
 @dataclass(frozen=True)
@@ -110,9 +140,10 @@ class TrainingSettings:
 
 @dataclass(frozen=True)
 class SchedulerSettings:
-    """Early stopping on accuracy (Ray schedulers take one metric; latency is fixed per trial)."""
+    """Early stopping: ``pareto_asha`` by non-dominated sorting over (accuracy, latency),
+    ``asha`` on accuracy alone (Ray's ASHA), or ``none``."""
 
-    kind: str = "asha"
+    kind: str = "pareto_asha"
     grace_period: int = 1
     reduction_factor: int = 2
 
@@ -214,6 +245,10 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
             return None
         (inner,) = [option for option in options if option is not type(None)]
         return _convert(inner, value, where)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        return dict(value)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {value!r}")

@@ -10,10 +10,11 @@ import optuna
 import ray
 from ray import tune
 
-from device_profilers import resolve_device, start_broker
+from device_profilers import start_broker
 
 from .config import ConfigError, SearchConfig
 from .results import TrialProgress, TrialsLog, write_report
+from .scheduler import ParetoASHA
 from .searcher import ConstrainedOptunaSearch
 from .trainable import train_candidate
 
@@ -30,12 +31,30 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=s.seed)
 
 
+def make_scheduler(config: SearchConfig) -> tune.schedulers.TrialScheduler | None:
+    s, epochs = config.scheduler, config.training.epochs
+    if s.kind == "none" or epochs <= s.grace_period:
+        return None
+    if s.kind == "pareto_asha":
+        return ParetoASHA(OBJECTIVES, MODES, "epoch", epochs, s.grace_period, s.reduction_factor)
+    # Ray's ASHA knows one metric: accuracy (latency does not change during a trial).
+    return tune.schedulers.ASHAScheduler(
+        metric="accuracy", mode="max", time_attr="epoch", max_t=epochs,
+        grace_period=s.grace_period, reduction_factor=s.reduction_factor,
+    )
+
+
 def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
     """Run the search described by ``config``; returns the run directory."""
     run_dir = Path(out_dir).resolve()
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"output directory {str(run_dir)!r} is not empty; choose a new --out")
-    device = resolve_device(config.latency.device, config.latency.num_threads)
+    device = config.latency.make_device()
+    if device.rpc is not None:
+        try:
+            device.rpc.check_reachable()
+        except ConnectionError as error:
+            raise ConfigError(f"latency.rpc.tracker: {error}") from None
     cache_dir = config.resolved_cache_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(__import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
@@ -54,15 +73,6 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
         storage=storage,
         study_name=config.name,
     )
-    scheduler = None
-    if config.scheduler.kind == "asha":
-        scheduler = tune.schedulers.ASHAScheduler(
-            metric="accuracy",
-            mode="max",
-            max_t=config.training.epochs,
-            grace_period=config.scheduler.grace_period,
-            reduction_factor=config.scheduler.reduction_factor,
-        )
     trainable = tune.with_resources(
         tune.with_parameters(train_candidate, settings=config), {"cpu": config.search.trial_cpus}
     )
@@ -70,7 +80,7 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            scheduler=scheduler,
+            scheduler=make_scheduler(config),
             num_samples=config.search.num_samples,
             max_concurrent_trials=config.search.max_concurrent_trials,
         ),

@@ -2,7 +2,7 @@
 
 from .broker import BROKER_NAME, ProfilerBroker, get_broker, measure_latency, start_broker
 from .cache import LatencyCache, cache_key
-from .devices import Device, local_cpu, resolve_device
+from .devices import Device, RpcEndpoint, local_cpu, resolve_device, rpc_device
 from .latency import Latency, MeasureProtocol
 from .profiler import BACKENDS, DeviceProfiler
 from .tvm_backend import TuningSettings
@@ -16,11 +16,13 @@ __all__ = [
     "LatencyCache",
     "MeasureProtocol",
     "ProfilerBroker",
+    "RpcEndpoint",
     "TuningSettings",
     "cache_key",
     "get_broker",
     "local_cpu",
     "measure_latency",
     "resolve_device",
+    "rpc_device",
     "start_broker",
 ]

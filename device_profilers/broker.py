@@ -78,6 +78,10 @@ class ProfilerBroker:
     def devices(self) -> list[str]:
         return sorted(self._devices)
 
+    def profiler(self, device: str):
+        """The profiler actor of ``device`` (for fault-injection tests and diagnostics)."""
+        return self._profilers[device]
+
     def profiler_pids(self) -> dict[str, int]:
         return {name: ray.get(actor.pid.remote()) for name, actor in self._profilers.items()}
 

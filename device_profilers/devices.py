@@ -1,10 +1,54 @@
-"""Device profiles: what a profiler compiles for and how many threads it measures with."""
+"""Device profiles: what a profiler compiles for, where it runs it, and with how many threads."""
 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class RpcEndpoint:
+    """How to reach a remote device: a TVM RPC tracker and the key the device registered.
+
+    A phone or a board runs TVM's RPC server (``python -m tvm.exec.rpc_server --tracker
+    HOST:PORT --key KEY``, or the Android RPC app) and registers with the tracker; the
+    profiler asks the tracker for a session by key, so several devices of one kind can
+    serve one key. Only this tracker is ever contacted.
+    """
+
+    tracker_host: str
+    tracker_port: int
+    key: str
+    session_timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.tracker_port < 65536:
+            raise ValueError(f"RPC tracker port must be within 1-65535, got {self.tracker_port}")
+        if not self.key:
+            raise ValueError("RPC device key must not be empty")
+
+    @property
+    def address(self) -> str:
+        return f"{self.tracker_host}:{self.tracker_port}"
+
+    def check_reachable(self, timeout_s: float = 5.0) -> None:
+        """Fail fast, with what to do, when the tracker does not answer (TVM retries for minutes)."""
+        try:
+            socket.create_connection((self.tracker_host, self.tracker_port), timeout=timeout_s).close()
+        except OSError as error:
+            raise ConnectionError(
+                f"cannot reach the TVM RPC tracker at {self.address} ({error.strerror or error}); "
+                "start it with `python -m tvm.exec.rpc_tracker` or correct the tracker address"
+            ) from None
+
+    def connect(self):
+        """A session on one device of this key (waits while all of them are busy)."""
+        from tvm import rpc
+
+        tracker = rpc.connect_tracker(self.tracker_host, self.tracker_port)
+        return tracker.request(self.key, priority=1, session_timeout=self.session_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -15,13 +59,17 @@ class Device:
     ``num_threads`` is fixed per device because every runtime here (TVM, ONNX Runtime,
     PyTorch) otherwise picks its own count, and TVM picked one thread on our machines.
     ``resources`` are Ray custom resources the profiler actor asks for, which places
-    it on the node that has the device on a cluster.
+    it on the node that has the device on a cluster. A device with ``rpc`` is remote:
+    models are cross-compiled here (``cc`` names the cross compiler used to link the
+    shared library, e.g. the Android NDK's clang) and timed there.
     """
 
     name: str
     target: dict[str, Any]
     num_threads: int
     resources: dict[str, float] = field(default_factory=dict)
+    rpc: RpcEndpoint | None = None
+    cc: str | None = None
 
     def __post_init__(self) -> None:
         if self.num_threads <= 0:
@@ -31,13 +79,46 @@ class Device:
         return hash(self.name)
 
 
-def local_cpu(num_threads: int | None = None) -> Device:
-    """The CPU of the machine the profiler runs on, with LLVM's name for its micro-architecture."""
+def host_target(num_threads: int) -> dict[str, Any]:
+    """TVM target dict for this machine's CPU, with LLVM's name for its micro-architecture."""
     from tvm.target import codegen
 
+    return {"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": num_threads}
+
+
+def local_cpu(num_threads: int | None = None) -> Device:
+    """The CPU of the machine the profiler runs on."""
     threads = num_threads or len(os.sched_getaffinity(0))
-    target = {"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": threads}
-    return Device(name="local-cpu", target=target, num_threads=threads)
+    return Device(name="local-cpu", target=host_target(threads), num_threads=threads)
+
+
+def rpc_device(
+    name: str,
+    tracker: str,
+    key: str,
+    num_threads: int,
+    target: dict[str, Any] | None = None,
+    cc: str | None = None,
+    resources: dict[str, float] | None = None,
+) -> Device:
+    """A device behind a TVM RPC tracker given as ``host:port``.
+
+    ``target`` defaults to this machine's CPU, which is right when the "remote" device
+    is this machine (tests) or one of the same kind; give the device's own target
+    (e.g. ``{"kind": "llvm", "mtriple": "aarch64-linux-android", "mcpu": "cortex-a76"}``)
+    and ``cc`` for a phone or a board.
+    """
+    host, _, port = tracker.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"RPC tracker must be given as host:port, got {tracker!r}")
+    return Device(
+        name=name,
+        target={**(target or host_target(num_threads)), "num-cores": num_threads},
+        num_threads=num_threads,
+        resources=resources or {},
+        rpc=RpcEndpoint(host, int(port), key),
+        cc=cc,
+    )
 
 
 KNOWN_DEVICES = ("local-cpu",)

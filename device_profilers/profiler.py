@@ -11,7 +11,7 @@ from search_spaces import Arch
 
 from .devices import Device
 from .latency import Latency, MeasureProtocol, summarize
-from .tvm_backend import TuningSettings
+from .tvm_backend import CompileStats, TuningSettings
 
 BACKENDS = ("tvm", "ort", "torch")
 
@@ -38,6 +38,11 @@ class DeviceProfiler:
         self._backends = {}
 
     def _backend(self, name: str):
+        if self.device.rpc is not None and name != "tvm":
+            raise ValueError(
+                f"backend {name!r} runs on the profiler's host; device {self.device.name!r} is "
+                "reached through TVM RPC: use backend 'tvm'"
+            )
         if name not in self._backends:
             if name == "tvm":
                 from .tvm_backend import TvmBackend
@@ -79,6 +84,20 @@ class DeviceProfiler:
             measured_at=time.time(),
             **summarize(samples_ms),
         )
+
+    def tune(self, arch: Arch | dict, batch: int, seq_len: int) -> CompileStats:
+        """Tune every hot operator shape of ``arch`` the device's database lacks; no timing.
+
+        The database is keyed by workload, so this is resumable: a shape tuned by an
+        earlier, interrupted call is reused, not tuned again.
+        """
+        from .onnx_export import build_classifier, export_onnx
+
+        arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
+        with tempfile.TemporaryDirectory(prefix="canao-export-") as tmp:
+            onnx_path = export_onnx(build_classifier(arch, seq_len), Path(tmp) / "model.onnx", batch, seq_len)
+            _, stats = self._backend("tvm").compile(onnx_path, batch, seq_len)
+        return stats
 
     def pid(self) -> int:
         return os.getpid()

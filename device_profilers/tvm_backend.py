@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,19 +139,35 @@ class TvmBackend:
                 f_build=build_candidate,
                 max_workers=self.device.num_threads,
             ),
-            runner=ms.runner.LocalRunner(
-                evaluator_config=ms.runner.EvaluatorConfig(
-                    number=3,
-                    repeat=1,
-                    min_repeat_ms=self.tuning.runner_min_repeat_ms,
-                    enable_cpu_cache_flush=False,
-                )
-            ),
+            runner=self._runner(),
             database=self.database,
         )
 
+    def _runner(self):
+        """Where tuning candidates are timed: here, or on the remote device through its tracker.
+
+        The builder exports candidates as TVM's default tar archive, which the device's
+        RPC server links; a device without a linker (a phone's RPC app) has to be tuned
+        with a Linux board of the same CPU, or pre-tuned databases copied into its cache.
+        """
+        from tvm.s_tir import meta_schedule as ms
+
+        evaluator = ms.runner.EvaluatorConfig(
+            number=3, repeat=1, min_repeat_ms=self.tuning.runner_min_repeat_ms, enable_cpu_cache_flush=False
+        )
+        rpc = self.device.rpc
+        if rpc is None:
+            return ms.runner.LocalRunner(evaluator_config=evaluator)
+        config = ms.runner.RPCConfig(
+            tracker_host=rpc.tracker_host,
+            tracker_port=rpc.tracker_port,
+            tracker_key=rpc.key,
+            session_timeout_sec=rpc.session_timeout_s,
+        )
+        return ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator)
+
     def compile(self, onnx_path: Path, batch: int, seq_len: int):
-        """A callable running the compiled model once, and what compiling it cost."""
+        """The compiled relax executable, and what compiling it cost."""
         import tvm
         from tvm import relax
 
@@ -173,32 +190,53 @@ class TvmBackend:
                 ]
             )(mod)
         executable = tvm.compile(mod, target=self.target)
-        dev = tvm.cpu()
-        vm = relax.VirtualMachine(executable, dev)
-        input_ids = tvm.runtime.tensor(np.zeros((batch, seq_len), dtype="int64"), dev)
-        vm.set_input("main", input_ids)
         stats = CompileStats(
             compile_s=time.perf_counter() - start - tune_s,
             tune_s=tune_s,
             tuned_tasks=len(new),
             reused_tasks=len(hot) - len(new),
         )
-        return vm, stats
+        return executable, stats
+
+    def _linker(self):
+        """How to link the shared library for the device: the host's compiler unless ``cc`` names one."""
+        if self.device.cc is None:
+            return None
+        from tvm.support.cc import cross_compiler
+
+        return cross_compiler(self.device.cc)
 
     def measure(self, model, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol):
-        """Per-run milliseconds, timed by TVM's own evaluator (no Python in the loop)."""
-        import tvm
+        """Per-run milliseconds, timed by TVM's own evaluator (no Python in the loop).
 
-        vm, stats = self.compile(onnx_path, batch, seq_len)
-        dev = tvm.cpu()
-        for _ in range(protocol.warmup):
-            vm.invoke_stateful("main")
-        timer = vm.time_evaluator(
-            "invoke_stateful",
-            dev,
-            number=1,
-            repeat=protocol.repeats,
-            min_repeat_ms=int(protocol.min_repeat_ms),
-        )
-        samples_ms = [seconds * 1e3 for seconds in timer("main").results]
+        On a remote device the same evaluator runs on the device: only the list of
+        per-run times crosses the network, so RPC latency does not enter the samples.
+        """
+        import tvm
+        from tvm import relax
+
+        executable, stats = self.compile(onnx_path, batch, seq_len)
+        with tempfile.TemporaryDirectory(prefix="canao-tvm-") as tmp:
+            if self.device.rpc is None:
+                session, dev, module = None, tvm.cpu(), executable
+            else:
+                session = self.device.rpc.connect()
+                session.get_function("runtime.config_threadpool")(1, self.device.num_threads)
+                library = Path(tmp) / "model.so"
+                executable.export_library(str(library), fcompile=self._linker())
+                session.upload(str(library))
+                module, dev = session.load_module(library.name), session.cpu()
+            vm = relax.VirtualMachine(module, dev)
+            input_ids = tvm.runtime.tensor(np.zeros((batch, seq_len), dtype="int64"), dev)
+            vm.set_input("main", input_ids)
+            for _ in range(protocol.warmup):
+                vm.invoke_stateful("main")
+            timer = vm.time_evaluator(
+                "invoke_stateful",
+                dev,
+                number=1,
+                repeat=protocol.repeats,
+                min_repeat_ms=int(protocol.min_repeat_ms),
+            )
+            samples_ms = [seconds * 1e3 for seconds in timer("main").results]
         return samples_ms, stats

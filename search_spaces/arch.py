@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -41,6 +42,14 @@ class Arch:
         return (
             f"L{self.num_layers}-H{self.hidden_size}-A{self.num_heads}-I{self.intermediate_size}"
         )
+
+    @classmethod
+    def from_key(cls, key: str) -> "Arch":
+        """The Arch whose ``key`` is ``key`` (e.g. ``L4-H256-A4-I1024``)."""
+        match = re.fullmatch(r"L(\d+)-H(\d+)-A(\d+)-I(\d+)", key.strip())
+        if not match:
+            raise ValueError(f"{key!r} is not an Arch key like 'L4-H256-A4-I1024'")
+        return cls(*(int(group) for group in match.groups()))
 
     def to_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)

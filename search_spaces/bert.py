@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .arch import Arch
@@ -64,6 +64,11 @@ class BertSpace:
         """Every architecture in the space (it is a small grid by design)."""
         grid = itertools.product(*(getattr(self, name) for name in PARAMS))
         return sorted(self.arch(dict(zip(PARAMS, point))) for point in grid)
+
+    def shape_representatives(self) -> list[Arch]:
+        """One single-layer Arch per distinct layer shape: together they hold every operator
+        shape of the space, since depth repeats a layer without adding new shapes."""
+        return sorted({replace(arch, num_layers=1) for arch in self.archs()})
 
     def size(self) -> int:
         return math.prod(len(getattr(self, name)) for name in PARAMS)

@@ -23,12 +23,27 @@ def test_default_is_the_quickstart_and_round_trips():
         ({"training": {"learning_rate": 0}}, "learning_rate must be positive"),
         ({"latency": {"tuning": {"trials_per_task": -1}}}, "trials_per_task"),
         ([1, 2], "must be a mapping"),
+        ({"latency": {"device": "board", "rpc": {"tracker": "nohost", "key": "board"}}}, "rpc.tracker must be host:port"),
+        ({"latency": {"device": "board", "backend": "ort", "rpc": {"tracker": "127.0.0.1:9190", "key": "board"}}}, "measured with 'tvm'"),
+        ({"latency": {"rpc": {"tracker": "127.0.0.1:9190", "key": "board", "target": "llvm"}}}, "rpc.target must be a mapping"),
+        ({"scheduler": {"kind": "hyperband"}}, "unknown scheduler"),
     ],
 )
 def test_bad_values_raise_one_line_errors(values, message):
     with pytest.raises(ConfigError, match=message) as info:
         SearchConfig.from_dict(values)
     assert "\n" not in str(info.value)
+
+
+def test_remote_device_config_builds_an_rpc_device():
+    config = SearchConfig.from_dict(
+        {"latency": {"device": "board", "rpc": {"tracker": "10.0.0.2:9190", "key": "rk3588", "num_threads": 4,
+                                                 "target": {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}}}}
+    )
+    device = config.latency.make_device()
+    assert device.name == "board" and device.num_threads == 4
+    assert (device.rpc.tracker_host, device.rpc.tracker_port, device.rpc.key) == ("10.0.0.2", 9190, "rk3588")
+    assert device.target == {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "num-cores": 4}
 
 
 def test_yaml_file_and_missing_file(tmp_path):

@@ -1,5 +1,7 @@
 """Real TVM compilation, MetaSchedule tuning, ONNX Runtime and a real local Ray cluster."""
 
+import time
+
 import pytest
 import ray
 
@@ -44,3 +46,22 @@ def test_broker_routes_and_caches(ray_cluster, tmp_path):
     with pytest.raises(ray.exceptions.RayTaskError, match="no profiler for device"):
         measure_latency(TINY, device="pixel7", seq_len=16)
     del broker
+
+
+def test_torch_backend_measures_with_the_same_protocol(tmp_path):
+    latency = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK).measure(TINY, "torch", 1, 16)
+    assert latency.backend == "torch" and latency.median_ms > 0 and latency.repeats == 5
+
+
+def test_killed_profiler_is_restarted_and_the_request_retried(ray_cluster, tmp_path):
+    # ~3 s of timing, so the kill lands while the profiler is exporting or timing.
+    slow = MeasureProtocol(warmup=1, repeats=30, min_repeat_ms=100)
+    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), slow, use_cache=False)
+    profiler = ray.get(broker.profiler.remote("local-cpu"))
+    pid_before = ray.get(profiler.pid.remote())
+    pending = broker.measure.remote(TINY, "local-cpu", "ort", 1, 16)
+    time.sleep(4)
+    ray.kill(profiler, no_restart=False)
+    latency = ray.get(pending, timeout=120)
+    assert latency.median_ms > 0 and latency.backend == "ort"
+    assert ray.get(profiler.pid.remote()) != pid_before  # answered by the restarted actor

@@ -1,0 +1,27 @@
+from types import SimpleNamespace
+
+from ray.tune.schedulers import TrialScheduler
+
+from canao_ray.scheduler import ParetoASHA, nondomination_ranks
+
+
+def test_nondomination_ranks():
+    # minimising both: (1,3) and (2,1) are non-dominated; (2,4) is dominated by (1,3); (3,5) by all
+    assert nondomination_ranks([(1, 3), (2, 1), (2, 4), (3, 5)]) == [0, 0, 1, 2]
+
+
+def _report(scheduler, trial_id, accuracy, latency, epoch=1):
+    trial = SimpleNamespace(trial_id=trial_id)
+    return scheduler.on_trial_result(None, trial, {"accuracy": accuracy, "latency_ms": latency, "epoch": epoch})
+
+
+def test_fast_less_accurate_trials_survive_but_dominated_ones_stop():
+    scheduler = ParetoASHA(max_t=4, grace_period=1, reduction_factor=2)
+    assert _report(scheduler, "big", 0.90, 5.0) == TrialScheduler.CONTINUE
+    # ASHA on accuracy alone would stop this one: it is less accurate but much faster.
+    assert _report(scheduler, "fast", 0.70, 0.5) == TrialScheduler.CONTINUE
+    # Slower and less accurate than "big": on the second front, with two trials ahead of it.
+    assert _report(scheduler, "bad", 0.60, 6.0) == TrialScheduler.STOP
+    # Epochs between rungs are not judged again.
+    assert _report(scheduler, "fast", 0.72, 0.5, epoch=1) == TrialScheduler.CONTINUE
+    assert _report(scheduler, "big", 0.91, 5.0, epoch=3) == TrialScheduler.CONTINUE
