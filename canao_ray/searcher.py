@@ -35,7 +35,7 @@ class ConstrainedOptunaSearch(OptunaSearch):
       OptunaSearch would tell it COMPLETE);
     - errored trials and NaN objectives become FAIL (Ray's would leave them RUNNING);
     - a suggestion whose params an earlier finished trial already had is answered from
-      that trial (Optuna's "skip duplicates" recipe) and the sampler asked again, up to
+      that trial (its values, or PRUNED if the scheduler stopped it) (Optuna's "skip duplicates" recipe) and the sampler asked again, up to
       ``max_resamples`` times; small grids are common here and retraining a known
       architecture teaches the sampler nothing. When every attempt repeats, the space is
       taken as exhausted and the searcher returns ``FINISHED``.
@@ -60,7 +60,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
         return Searcher.FINISHED
 
     def _finished_twin(self, ot_trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
-        for earlier in self._ot_study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        finished = (TrialState.COMPLETE, TrialState.PRUNED)
+        for earlier in self._ot_study.get_trials(deepcopy=False, states=finished):
             if earlier.params == ot_trial.params and DUPLICATE_OF not in earlier.user_attrs:
                 return earlier
         return None
@@ -70,7 +71,10 @@ class ConstrainedOptunaSearch(OptunaSearch):
         if constraint is not None:
             ot_trial.set_constraint(CONSTRAINT_NAME, constraint)
         ot_trial.set_user_attr(DUPLICATE_OF, earlier.number)
-        self._ot_study.tell(ot_trial, earlier.values)
+        if earlier.state == TrialState.PRUNED:
+            self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+        else:
+            self._ot_study.tell(ot_trial, earlier.values)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:

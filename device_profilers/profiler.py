@@ -70,7 +70,7 @@ class DeviceProfiler:
         with tempfile.TemporaryDirectory(prefix="canao-export-") as tmp:
             onnx_path = export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len) if runner.needs_onnx else None
             export_s = time.perf_counter() - export_start
-            samples_ms, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol)
+            blocks_ms, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol)
         return Latency(
             arch_key=arch.key,
             device=self.device.name,
@@ -82,7 +82,7 @@ class DeviceProfiler:
             tuned_tasks=stats.tuned_tasks,
             reused_tasks=stats.reused_tasks,
             measured_at=time.time(),
-            **summarize(samples_ms),
+            **summarize(blocks_ms),
         )
 
     def tune(self, arch: Arch | dict, batch: int, seq_len: int) -> CompileStats:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .devices import Device
-from .latency import MeasureProtocol
+from .latency import MeasureProtocol, in_blocks
 from .ms_builder import build_candidate
 from .tvmscript_import import import_tensor_intrinsics
 
@@ -226,17 +226,20 @@ class TvmBackend:
                 executable.export_library(str(library), fcompile=self._linker())
                 session.upload(str(library))
                 module, dev = session.load_module(library.name), session.cpu()
+            if session is None:
+                # TVM's thread pool is per calling thread, and Ray may call from any thread.
+                set_runtime_threads(self.device.num_threads)
             vm = relax.VirtualMachine(module, dev)
             input_ids = tvm.runtime.tensor(np.zeros((batch, seq_len), dtype="int64"), dev)
             vm.set_input("main", input_ids)
             for _ in range(protocol.warmup):
                 vm.invoke_stateful("main")
-            timer = vm.time_evaluator(
-                "invoke_stateful",
-                dev,
-                number=1,
-                repeat=protocol.repeats,
-                min_repeat_ms=int(protocol.min_repeat_ms),
-            )
-            samples_ms = [seconds * 1e3 for seconds in timer("main").results]
+
+            def block(repeats: int) -> list[float]:
+                timer = vm.time_evaluator(
+                    "invoke_stateful", dev, number=1, repeat=repeats, min_repeat_ms=int(protocol.min_repeat_ms)
+                )
+                return [seconds * 1e3 for seconds in timer("main").results]
+
+            samples_ms = in_blocks(block, protocol)
         return samples_ms, stats

@@ -27,13 +27,16 @@ def test_cache_persists_across_instances(tmp_path):
     assert len(again) == 1
 
 
-def test_summary_statistics():
-    stats = summarize([float(v) for v in range(1, 11)])
+def test_summary_takes_the_quietest_block():
+    quiet = [float(v) for v in range(1, 11)]
+    loaded = [2 * v for v in quiet]  # another process held a core during this block
+    stats = summarize([loaded, quiet, loaded])
     assert stats["median_ms"] == 5.5 and stats["min_ms"] == 1.0 and stats["p90_ms"] == 9.0
-    assert stats["repeats"] == 10
+    assert stats["repeats"] == 10 and stats["block_medians_ms"] == (11.0, 5.5, 11.0)
 
 
 def test_time_callable_follows_protocol():
     calls = []
-    samples = time_callable(lambda: calls.append(1), MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=1))
-    assert len(samples) == 5 and len(calls) > 7
+    protocol = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=1, blocks=2, block_pause_s=0)
+    blocks = time_callable(lambda: calls.append(1), protocol)
+    assert [len(block) for block in blocks] == [5, 5] and len(calls) > 12

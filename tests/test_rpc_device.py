@@ -15,10 +15,10 @@ QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5)
 
 @pytest.fixture
 def loopback_tracker():
-    from tvm import rpc
+    from tvm.rpc import server as rpc_server, tracker as rpc_tracker
 
-    tracker = rpc.tracker.Tracker("127.0.0.1", port=9190, port_end=9290, silent=True)
-    server = rpc.server.Server(
+    tracker = rpc_tracker.Tracker("127.0.0.1", port=9190, port_end=9290, silent=True)
+    server = rpc_server.Server(
         "127.0.0.1", port=9300, port_end=9400, key="loopback-cpu",
         tracker_addr=("127.0.0.1", tracker.port), silent=True,
     )
