@@ -1,9 +1,18 @@
 """canao-ray: compiler-aware neural architecture search as a Ray Tune plugin."""
 
 from .config import ConfigError, SearchConfig
-from .searcher import CONSTRAINT_KEY, ConstrainedOptunaSearch
+from .scheduler import ParetoASHA
+from .searcher import CONSTRAINT_KEY, FINAL_KEY, ConstrainedOptunaSearch
 
-__all__ = ["CONSTRAINT_KEY", "ConfigError", "ConstrainedOptunaSearch", "SearchConfig", "run_search"]
+__all__ = [
+    "CONSTRAINT_KEY",
+    "FINAL_KEY",
+    "ConfigError",
+    "ConstrainedOptunaSearch",
+    "ParetoASHA",
+    "SearchConfig",
+    "run_search",
+]
 
 
 def run_search(config, out_dir):
