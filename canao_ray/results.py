@@ -12,7 +12,7 @@ from ray import tune
 
 from search_spaces import BertSpace
 
-from .searcher import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY
+from .searcher import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, STOPPED_AT
 
 FINAL_KEYS = ("accuracy", "latency_ms", "latency_p90_ms", "params", "epoch", "feasible", "compile_s", "tune_s")
 
@@ -123,19 +123,28 @@ def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: P
     import matplotlib.pyplot as plt
 
     on_front = {row["number"] for row in front}
-    groups = {"Pareto front": [], "dominated": [], "over budget": []}
-    for t in study.get_trials(states=[TrialState.COMPLETE]):
+    groups = {"Pareto front": [], "dominated": [], "stopped early": [], "over budget": []}
+    for t in study.get_trials(states=[TrialState.COMPLETE, TrialState.PRUNED]):
         if DUPLICATE_OF in t.user_attrs:
+            continue
+        if t.state == TrialState.PRUNED:
+            if STOPPED_AT in t.user_attrs:
+                stopped = t.user_attrs[STOPPED_AT]
+                groups["stopped early"].append((stopped["latency_ms"], stopped["accuracy"]))
             continue
         over = t.constraints.get(CONSTRAINT_NAME, 0.0) > 0
         name = "over budget" if over else "Pareto front" if t.number in on_front else "dominated"
         groups[name].append((t.values[1], t.values[0]))
-    style = {"Pareto front": ("o", "tab:red"), "dominated": ("o", "tab:gray"), "over budget": ("x", "black")}
+    style = {
+        "Pareto front": dict(marker="o", color="tab:red"),
+        "dominated": dict(marker="o", color="tab:gray"),
+        "stopped early": dict(marker="o", facecolors="none", edgecolors="tab:gray"),
+        "over budget": dict(marker="x", color="black"),
+    }
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, points in groups.items():
         if points:
-            marker, color = style[name]
-            ax.scatter(*zip(*points), marker=marker, color=color, label=name)
+            ax.scatter(*zip(*points), label=name, **style[name])
     ax.axvline(budget_ms, linestyle="--", color="tab:blue", label=f"budget {budget_ms} ms")
     ax.set_xlabel("latency (ms, TVM-compiled)")
     ax.set_ylabel("dev accuracy")
@@ -149,12 +158,13 @@ def trial_counts(study: optuna.Study) -> str:
     """One sentence saying what happened to the study's trials."""
     trials = study.get_trials(deepcopy=False)
     duplicates = sum(DUPLICATE_OF in t.user_attrs for t in trials)
-    done = [t for t in trials if t.state == TrialState.COMPLETE and DUPLICATE_OF not in t.user_attrs]
+    own = [t for t in trials if DUPLICATE_OF not in t.user_attrs]
+    done = [t for t in own if t.state == TrialState.COMPLETE]
     over = sum(t.constraints.get(CONSTRAINT_NAME, 0.0) > 0 for t in done)
-    pruned = sum(t.state == TrialState.PRUNED for t in trials)
-    failed = sum(t.state == TrialState.FAIL for t in trials)
+    pruned = sum(t.state == TrialState.PRUNED for t in own)
+    failed = sum(t.state == TrialState.FAIL for t in own)
     return (
-        f"Architectures evaluated: {len(done)} ({over} over the budget, not trained); "
+        f"Architectures fully evaluated: {len(done)} ({over} over the budget, not trained); "
         f"stopped early by the scheduler: {pruned}; failed: {failed}; "
         f"repeated suggestions answered from earlier trials: {duplicates}."
     )

@@ -18,6 +18,8 @@ CONSTRAINT_KEY = "latency_over_budget_ms"
 FINAL_KEY = "final"
 #: Optuna constraint name under which the budget violation is stored.
 CONSTRAINT_NAME = "latency_budget"
+#: User attribute holding the objectives a scheduler-stopped (PRUNED) trial last reported.
+STOPPED_AT = "stopped_at"
 #: User attribute marking a study trial answered from an earlier one with the same params.
 DUPLICATE_OF = "duplicate_of"
 
@@ -86,6 +88,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
         if error or broken:
             self._ot_study.tell(ot_trial, state=TrialState.FAIL)
         elif result.get(FINAL_KEY) is False:
+            # Optuna keeps no values for a pruned multi-objective trial: keep them as attributes.
+            ot_trial.set_user_attr(STOPPED_AT, dict(zip(self.metric, values)))
             self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
         else:
             if CONSTRAINT_KEY in result:
