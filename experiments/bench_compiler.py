@@ -27,9 +27,9 @@ from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings, lo
 from search_spaces import Arch
 
 SHAPES = {
-    "bert-base": Arch(12, 768, 12, 3072),
-    "minilm-l6": Arch(6, 384, 12, 1536),
     "small": Arch(4, 256, 4, 1024),
+    "minilm-l6": Arch(6, 384, 12, 1536),
+    "bert-base": Arch(12, 768, 12, 3072),
 }
 BACKENDS = ("tvm", "ort", "torch")
 
@@ -140,14 +140,16 @@ def main() -> int:
     )
     peak = sgemm_peak_gflops()
     print(f"sgemm peak: {peak:.0f} GFLOP/s", flush=True)
-    results = [bench_shape(name, SHAPES[name], profiler, args.rounds, args.seq_len) for name in names]
     settings = {"trials_per_task": args.trials_per_task, "threads": device.num_threads, "seq_len": args.seq_len, "rounds": args.rounds}
-    table = markdown(results, peak, settings)
+    results = []
+    for name in names:  # written after every shape: BERT-base alone tunes for a long time
+        results.append(bench_shape(name, SHAPES[name], profiler, args.rounds, args.seq_len))
+        table = markdown(results, peak, settings)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"sgemm_peak_gflops": peak, "settings": settings, "results": results}, indent=2))
+            args.json.with_suffix(".md").write_text(table + "\n")
     print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"sgemm_peak_gflops": peak, "settings": settings, "results": results}, indent=2))
-        args.json.with_suffix(".md").write_text(table + "\n")
     return 0
 
 
