@@ -13,8 +13,9 @@ from typing import Any, Callable, Mapping
 class MeasureProtocol:
     """How one latency is measured, the same for every backend.
 
-    ``warmup`` untimed runs, then ``blocks`` blocks of ``repeats`` timed samples, with
-    ``block_pause_s`` between blocks; each sample times enough back-to-back runs to last
+    ``warmup`` untimed runs, then blocks of ``repeats`` timed samples with
+    ``block_pause_s`` between them: at least ``blocks`` blocks, and more (up to
+    ``max_blocks``) until the two quietest blocks agree within ``agree``; each sample times enough back-to-back runs to last
     at least ``min_repeat_ms`` (so timer resolution and per-call overhead stay
     negligible) and records the mean per run. The latency is the median of the block
     with the lowest median; p90 and the coefficient of variation describe that block,
@@ -31,8 +32,10 @@ class MeasureProtocol:
     warmup: int = 5
     repeats: int = 15
     min_repeat_ms: int = 25
-    blocks: int = 5
+    blocks: int = 4
     block_pause_s: float = 1.0
+    max_blocks: int = 8
+    agree: float = 0.03
 
     def __post_init__(self) -> None:
         if self.warmup < 0 or self.repeats < 3 or self.min_repeat_ms <= 0 or self.blocks < 1 or self.block_pause_s < 0:
@@ -40,6 +43,18 @@ class MeasureProtocol:
                 "protocol needs warmup >= 0, repeats >= 3, min_repeat_ms > 0, blocks >= 1 and "
                 f"block_pause_s >= 0, got {self}"
             )
+        if self.max_blocks < self.blocks or not 0 < self.agree < 1:
+            raise ValueError(f"protocol needs max_blocks >= blocks and 0 < agree < 1, got {self}")
+
+    def settled(self, block_medians: list[float]) -> bool:
+        """Enough blocks: at least ``blocks``, and the two quietest agree within ``agree``
+        (one quiet block alone may be luck), or ``max_blocks`` reached."""
+        if len(block_medians) >= self.max_blocks:
+            return True
+        if len(block_medians) < max(self.blocks, 2):
+            return False
+        lowest, second = sorted(block_medians)[:2]
+        return second <= lowest * (1 + self.agree)
 
 
 @dataclass(frozen=True)
@@ -94,11 +109,11 @@ def summarize(blocks_ms: list[list[float]]) -> dict[str, Any]:
 
 
 def in_blocks(run_block: Callable[[int], list[float]], protocol: MeasureProtocol) -> list[list[float]]:
-    """Call ``run_block(repeats)`` once per block, pausing between blocks."""
-    blocks = []
-    for index in range(protocol.blocks):
-        if index:
-            time.sleep(protocol.block_pause_s)
+    """Call ``run_block(repeats)`` block after block, pausing between them, until the
+    protocol is settled (see ``MeasureProtocol.settled``)."""
+    blocks = [run_block(protocol.repeats)]
+    while not protocol.settled([statistics.median(block) for block in blocks]):
+        time.sleep(protocol.block_pause_s)
         blocks.append(run_block(protocol.repeats))
     return blocks
 

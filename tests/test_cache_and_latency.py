@@ -37,6 +37,14 @@ def test_summary_takes_the_quietest_block():
 
 def test_time_callable_follows_protocol():
     calls = []
-    protocol = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=1, blocks=2, block_pause_s=0)
+    protocol = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=1, blocks=2, block_pause_s=0, max_blocks=4)
     blocks = time_callable(lambda: calls.append(1), protocol)
-    assert [len(block) for block in blocks] == [5, 5] and len(calls) > 12
+    assert 2 <= len(blocks) <= 4 and all(len(block) == 5 for block in blocks) and len(calls) > 12
+
+
+def test_protocol_takes_blocks_until_two_quiet_ones_agree():
+    protocol = MeasureProtocol(blocks=3, max_blocks=6, agree=0.03)
+    assert not protocol.settled([1.0, 1.5])  # fewer than `blocks`
+    assert not protocol.settled([1.0, 1.5, 1.4])  # one quiet block may be luck
+    assert protocol.settled([1.0, 1.5, 1.02])
+    assert protocol.settled([1.0, 1.5, 1.4, 1.3, 1.2, 1.1])  # max_blocks
