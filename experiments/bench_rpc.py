@@ -2,9 +2,9 @@
 
 Starts a TVM RPC tracker and server on loopback (the local CPU registered under a
 device key, as a board would be), then measures one arch alternately through the local
-profiler and through the tracker, and prints the RPC/local ratio per round. Each device
-keeps its own tuning database, so the first round also tunes both (the remote one with
-MetaSchedule's RPC runner); a warm --cache-dir skips that.
+profiler and through the tracker, and prints the RPC/local ratio per round. The remote
+device starts from a copy of the local device's tuning database (same CPU, same target),
+so both run the same schedules and only the path differs.
 
     python experiments/bench_rpc.py --arch L4-H256-A4-I1024 --seq-len 128 --rounds 3
 """
@@ -12,8 +12,10 @@ MetaSchedule's RPC runner); a warm --cache-dir skips that.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
+from pathlib import Path
 
 from tvm.rpc import server as rpc_server
 from tvm.rpc import tracker as rpc_tracker
@@ -40,6 +42,11 @@ def main() -> int:
     try:
         local = DeviceProfiler(local_cpu(), args.cache_dir, tuning, protocol)
         threads = local.device.num_threads
+        local.tune(arch, 1, args.seq_len)
+        databases = Path(args.cache_dir) / "tvm"
+        (databases / "loopback-cpu").mkdir(parents=True, exist_ok=True)
+        for database in (databases / "local-cpu").glob("database_*.json"):
+            shutil.copy(database, databases / "loopback-cpu" / database.name)
         remote = DeviceProfiler(
             rpc_device("loopback-cpu", f"127.0.0.1:{tracker.port}", "loopback-cpu", threads), args.cache_dir, tuning, protocol
         )
