@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from device_profilers import BACKENDS, Device, MeasureProtocol, TuningSettings, resolve_device, rpc_device
+from device_profilers import BACKENDS, Device, MeasureProtocol, RpcEndpoint, TuningSettings, resolve_device, rpc_device
 from device_profilers.devices import KNOWN_DEVICES
 from search_spaces import BertSpace
 
@@ -78,11 +78,10 @@ class RpcSettings:
     cc: str | None = None
 
     def __post_init__(self) -> None:
-        host, _, port = self.tracker.rpartition(":")
-        if not host or not port.isdigit():
-            raise ConfigError(f"latency.rpc.tracker must be host:port, got {self.tracker!r}")
-        if not self.key:
-            raise ConfigError("latency.rpc.key must name the device key the device registered with")
+        try:
+            RpcEndpoint.from_address(self.tracker, self.key)
+        except ValueError as error:
+            raise ConfigError(f"latency.rpc: {error}") from None
         _positive("latency.rpc", self, "num_threads")
 
 

@@ -29,6 +29,14 @@ class RpcEndpoint:
         if not self.key:
             raise ValueError("RPC device key must not be empty")
 
+    @classmethod
+    def from_address(cls, tracker: str, key: str) -> "RpcEndpoint":
+        """The endpoint of ``key`` behind a tracker given as ``host:port``."""
+        host, _, port = tracker.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"RPC tracker must be given as host:port, got {tracker!r}")
+        return cls(host, int(port), key)
+
     @property
     def address(self) -> str:
         return f"{self.tracker_host}:{self.tracker_port}"
@@ -108,15 +116,12 @@ def rpc_device(
     (e.g. ``{"kind": "llvm", "mtriple": "aarch64-linux-android", "mcpu": "cortex-a76"}``)
     and ``cc`` for a phone or a board.
     """
-    host, _, port = tracker.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"RPC tracker must be given as host:port, got {tracker!r}")
     return Device(
         name=name,
         target={**(target or host_target(num_threads)), "num-cores": num_threads},
         num_threads=num_threads,
         resources=resources or {},
-        rpc=RpcEndpoint(host, int(port), key),
+        rpc=RpcEndpoint.from_address(tracker, key),
         cc=cc,
     )
 

@@ -15,9 +15,9 @@ class MeasureProtocol:
 
     ``warmup`` untimed runs, then blocks of ``repeats`` timed samples with
     ``block_pause_s`` between them: at least ``blocks`` blocks, and more (up to
-    ``max_blocks``) until the two quietest blocks agree within ``agree``; each sample times enough back-to-back runs to last
-    at least ``min_repeat_ms`` (so timer resolution and per-call overhead stay
-    negligible) and records the mean per run. The latency is the median of the block
+    ``max_blocks``) until the two quietest blocks agree within ``agree``. Each sample
+    times enough back-to-back runs to last at least ``min_repeat_ms`` (so timer
+    resolution and per-call overhead stay negligible) and records the mean per run. The latency is the median of the block
     with the lowest median; p90 and the coefficient of variation describe that block,
     and the medians of all blocks are kept to show the spread between them.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from search_spaces import Arch
@@ -61,14 +62,10 @@ class DeviceProfiler:
         return self._backends[name]
 
     def measure(self, arch: Arch | dict, backend: str, batch: int, seq_len: int) -> Latency:
-        from .onnx_export import build_classifier, export_onnx
-
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
         runner = self._backend(backend)
         export_start = time.perf_counter()
-        model = build_classifier(arch, seq_len)
-        with tempfile.TemporaryDirectory(prefix="canao-export-") as tmp:
-            onnx_path = export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len) if runner.needs_onnx else None
+        with _candidate(arch, batch, seq_len, runner.needs_onnx) as (model, onnx_path):
             export_s = time.perf_counter() - export_start
             blocks_ms, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol)
         return Latency(
@@ -91,13 +88,20 @@ class DeviceProfiler:
         The database is keyed by workload, so this is resumable: a shape tuned by an
         earlier, interrupted call is reused, not tuned again.
         """
-        from .onnx_export import build_classifier, export_onnx
-
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
-        with tempfile.TemporaryDirectory(prefix="canao-export-") as tmp:
-            onnx_path = export_onnx(build_classifier(arch, seq_len), Path(tmp) / "model.onnx", batch, seq_len)
+        with _candidate(arch, batch, seq_len, needs_onnx=True) as (_, onnx_path):
             _, stats = self._backend("tvm").compile(onnx_path, batch, seq_len)
         return stats
 
     def pid(self) -> int:
         return os.getpid()
+
+
+@contextmanager
+def _candidate(arch: Arch, batch: int, seq_len: int, needs_onnx: bool):
+    """The randomly initialised model of ``arch`` and, if asked, its ONNX file (deleted after)."""
+    from .onnx_export import build_classifier, export_onnx
+
+    model = build_classifier(arch, seq_len)
+    with tempfile.TemporaryDirectory(prefix="canao-export-") as tmp:
+        yield model, export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len) if needs_onnx else None

@@ -23,7 +23,7 @@ def test_default_is_the_quickstart_and_round_trips():
         ({"training": {"learning_rate": 0}}, "learning_rate must be positive"),
         ({"latency": {"tuning": {"trials_per_task": -1}}}, "trials_per_task"),
         ([1, 2], "must be a mapping"),
-        ({"latency": {"device": "board", "rpc": {"tracker": "nohost", "key": "board"}}}, "rpc.tracker must be host:port"),
+        ({"latency": {"device": "board", "rpc": {"tracker": "nohost", "key": "board"}}}, "latency.rpc: RPC tracker must be given as host:port"),
         ({"latency": {"device": "board", "backend": "ort", "rpc": {"tracker": "127.0.0.1:9190", "key": "board"}}}, "measured with 'tvm'"),
         ({"latency": {"rpc": {"tracker": "127.0.0.1:9190", "key": "board", "target": "llvm"}}}, "rpc.target must be a mapping"),
         ({"scheduler": {"kind": "hyperband"}}, "unknown scheduler"),
