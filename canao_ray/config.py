@@ -116,7 +116,10 @@ class LatencySettings:
     def make_device(self) -> Device:
         """The device to measure on: a remote one when ``rpc`` is set, else a known local one."""
         if self.rpc is None:
-            return resolve_device(self.device, self.num_threads)
+            try:
+                return resolve_device(self.device, self.num_threads)
+            except ValueError as error:
+                raise ConfigError(f"latency.device: {error}") from None
         rpc = self.rpc
         return rpc_device(self.device, rpc.tracker, rpc.key, rpc.num_threads, rpc.target, rpc.cc)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from ray import tune
 
-from device_profilers import measure_latency
+from device_profilers import measure_latency, training_turn
 from search_spaces import Arch
 
 from .config import SearchConfig
@@ -17,7 +17,8 @@ def train_candidate(config: dict, settings: SearchConfig) -> None:
     """Reports ``accuracy``, ``latency_ms``, ``params``, ``epoch`` every epoch.
 
     Latency comes first: a candidate over the budget reports once (accuracy 0, the
-    constraint violated) and stops before any training is spent on it.
+    constraint violated) and stops before any training is spent on it. Training takes
+    turns with the latency measurements of other trials on this node (``training_turn``).
     """
     arch = Arch.from_dict(config["arch"])
     lat = settings.latency
@@ -43,6 +44,6 @@ def train_candidate(config: dict, settings: SearchConfig) -> None:
     trainer = Trainer(model, data, settings.training)
     params = count_parameters(model)
     for epoch in range(1, settings.training.epochs + 1):
-        loss = trainer.epoch()
-        report = {"accuracy": trainer.accuracy(), "loss": loss, "epoch": epoch, "params": params, "feasible": True}
+        loss = trainer.epoch(training_turn)
+        report = {"accuracy": trainer.accuracy(training_turn), "loss": loss, "epoch": epoch, "params": params, "feasible": True}
         tune.report({**report, FINAL_KEY: epoch == settings.training.epochs, **common})

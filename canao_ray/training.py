@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 import torch
 
@@ -11,6 +12,9 @@ from search_spaces import Arch, to_bert_config
 
 from .config import TaskConfig, TrainingSettings
 from .embedded_task import LABELS, build_tokenizer, generate
+
+
+STEPS_PER_TURN = 32  # training steps between chances for a measurement to take the cores
 
 
 @dataclass(frozen=True)
@@ -86,26 +90,36 @@ class Trainer:
         )
         self.epochs_done = 0
 
-    def epoch(self) -> float:
-        """Train one epoch; returns the mean training loss."""
+    def epoch(self, turn: Callable[[], ContextManager] = nullcontext) -> float:
+        """Train one epoch; returns the mean training loss.
+
+        Every ``STEPS_PER_TURN`` steps run inside a fresh ``turn()``, which lets a
+        latency measurement on this node have the cores in between (``training_turn``).
+        """
         self.model.train()
         total, batches = 0.0, 0
-        for batch in _batches(self.data.train, self.settings.batch_size, True, self.settings.seed + self.epochs_done):
-            loss = self.model(**batch).loss
-            loss.backward()
-            self.optimizer.step()
-            self.schedule.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            total += loss.item()
-            batches += 1
+        seed = self.settings.seed + self.epochs_done
+        with ExitStack() as turns:
+            for batch in _batches(self.data.train, self.settings.batch_size, True, seed):
+                if batches % STEPS_PER_TURN == 0:
+                    turns.close()
+                    turns.enter_context(turn())
+                loss = self.model(**batch).loss
+                loss.backward()
+                self.optimizer.step()
+                self.schedule.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                total += loss.item()
+                batches += 1
         self.epochs_done += 1
         return total / max(batches, 1)
 
     @torch.no_grad()
-    def accuracy(self) -> float:
+    def accuracy(self, turn: Callable[[], ContextManager] = nullcontext) -> float:
         self.model.eval()
         correct = 0
-        for batch in _batches(self.data.dev, 256, False, 0):
-            labels = batch.pop("labels")
-            correct += (self.model(**batch).logits.argmax(-1) == labels).sum().item()
+        with turn():
+            for batch in _batches(self.data.dev, 256, False, 0):
+                labels = batch.pop("labels")
+                correct += (self.model(**batch).logits.argmax(-1) == labels).sum().item()
         return correct / len(self.data.dev)

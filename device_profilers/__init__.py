@@ -1,8 +1,9 @@
 """How fast an Arch runs on a device: ONNX export, TVM/ONNX Runtime backends, profiler actors."""
 
-from .broker import BROKER_NAME, ProfilerBroker, get_broker, measure_latency, start_broker
+from .broker import BROKER_NAME, ProfilerBroker, get_broker, measure_latency, start_broker, training_turn
 from .cache import LatencyCache, cache_key
-from .devices import Device, RpcEndpoint, local_cpu, resolve_device, rpc_device
+from .core_gate import CoreGate
+from .devices import Device, RpcEndpoint, local_cpu, local_gpu, resolve_device, rpc_device
 from .latency import Latency, MeasureProtocol
 from .profiler import BACKENDS, DeviceProfiler
 from .tvm_backend import TuningSettings
@@ -10,6 +11,7 @@ from .tvm_backend import TuningSettings
 __all__ = [
     "BACKENDS",
     "BROKER_NAME",
+    "CoreGate",
     "Device",
     "DeviceProfiler",
     "Latency",
@@ -21,8 +23,10 @@ __all__ = [
     "cache_key",
     "get_broker",
     "local_cpu",
+    "local_gpu",
     "measure_latency",
     "resolve_device",
     "rpc_device",
     "start_broker",
+    "training_turn",
 ]

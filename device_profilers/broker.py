@@ -7,6 +7,7 @@ the latency cache, and any trainable reaches it by name (``measure_latency``).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import ray
@@ -14,10 +15,11 @@ import ray
 from search_spaces import Arch
 
 from .cache import LatencyCache, cache_key
+from .core_gate import CoreGate
 from .devices import Device
 from .latency import Latency, MeasureProtocol
 from .profiler import BACKENDS, DeviceProfiler
-from .tvm_backend import TuningSettings
+from .tvm_backend import LOCAL_RUNTIME_ENV, TuningSettings
 
 BROKER_NAME = "canao-profiler-broker"
 
@@ -29,7 +31,12 @@ class ProfilerBroker:
     handles one call at a time, which keeps timings on one device from overlapping.
     Profilers take no CPU from Ray's accounting (they must never wait for trials to
     release cores) and ask for the device's custom resources, which places them on
-    the node that has the device.
+    the node that has the device. A measurement on a local device takes its node's
+    ``CoreGate``, so no trial trains on that node while it runs (trials take turns
+    through ``training_turn``).
+
+    Profilers run at normal priority (nice 0) while Ray starts every other worker,
+    trials included, at nice 15: whatever work slips past the gate yields to a timing.
     """
 
     def __init__(
@@ -45,8 +52,15 @@ class ProfilerBroker:
             device.name: ray.remote(DeviceProfiler)
             .options(
                 num_cpus=0,
+                num_gpus=device.num_gpus,
                 resources=device.resources,
-                runtime_env={"env_vars": {"TVM_NUM_THREADS": str(device.num_threads)}},
+                runtime_env={
+                    "env_vars": {
+                        "TVM_NUM_THREADS": str(device.num_threads),
+                        "RAY_worker_niceness": "0",
+                        **LOCAL_RUNTIME_ENV,
+                    }
+                },
                 max_restarts=2,
                 max_task_retries=1,
                 scheduling_strategy="DEFAULT",
@@ -55,6 +69,7 @@ class ProfilerBroker:
             for device in devices
         }
         self._cache = LatencyCache(Path(cache_dir) / "latency.sqlite") if use_cache else None
+        self._gate = CoreGate()
 
     def measure(self, arch: Arch | dict, device: str, backend: str, batch: int, seq_len: int) -> Latency:
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
@@ -70,10 +85,22 @@ class ProfilerBroker:
                 return Latency.from_dict(
                     {**hit.to_dict(), "cached": True, "compile_s": 0.0, "tune_s": 0.0, "tuned_tasks": 0}
                 )
-        latency = ray.get(self._profilers[device].measure.remote(arch, backend, batch, seq_len))
+        profiler = self._profilers[device]
+        if self._devices[device].rpc is None:
+            with self._gate.measuring(ray.get(profiler.node_id.remote())):
+                latency = ray.get(profiler.measure.remote(arch, backend, batch, seq_len))
+        else:
+            latency = ray.get(profiler.measure.remote(arch, backend, batch, seq_len))
         if self._cache is not None:
             self._cache.put(key, latency)
         return latency
+
+    def begin_training(self, node: str) -> None:
+        """Wait until no measurement runs or waits on ``node``, then hold a training turn."""
+        self._gate.begin_training(node)
+
+    def end_training(self, node: str) -> None:
+        self._gate.end_training(node)
 
     def devices(self) -> list[str]:
         return sorted(self._devices)
@@ -84,6 +111,10 @@ class ProfilerBroker:
 
     def profiler_pids(self) -> dict[str, int]:
         return {name: ray.get(actor.pid.remote()) for name, actor in self._profilers.items()}
+
+    def profiler_nodes(self) -> dict[str, str]:
+        """The Ray node each device's profiler was placed on."""
+        return {name: ray.get(actor.node_id.remote()) for name, actor in self._profilers.items()}
 
 
 def start_broker(
@@ -127,3 +158,19 @@ def measure_latency(
 ) -> Latency:
     """Latency of ``arch`` from the broker; callable from any Ray task, actor or trainable."""
     return ray.get(get_broker(broker_name).measure.remote(arch, device, backend, batch, seq_len))
+
+
+@contextmanager
+def training_turn(broker_name: str = BROKER_NAME):
+    """Train inside this block only while no latency is being measured on this node.
+
+    Take it around short stretches of work (a few dozen steps), not whole runs: a
+    measurement waits for every open turn on its node to end.
+    """
+    broker = get_broker(broker_name)
+    node = ray.get_runtime_context().get_node_id()
+    ray.get(broker.begin_training.remote(node))
+    try:
+        yield
+    finally:
+        ray.get(broker.end_training.remote(node))

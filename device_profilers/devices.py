@@ -67,7 +67,9 @@ class Device:
     ``num_threads`` is fixed per device because every runtime here (TVM, ONNX Runtime,
     PyTorch) otherwise picks its own count, and TVM picked one thread on our machines.
     ``resources`` are Ray custom resources the profiler actor asks for, which places
-    it on the node that has the device on a cluster. A device with ``rpc`` is remote:
+    it on the node that has the device on a cluster; ``num_gpus`` is what it asks of
+    Ray's GPU resource (Ray accounts GPUs apart from custom resources). A device with
+    ``rpc`` is remote:
     models are cross-compiled here (``cc`` names the cross compiler used to link the
     shared library, e.g. the Android NDK's clang) and timed there.
     """
@@ -78,10 +80,16 @@ class Device:
     resources: dict[str, float] = field(default_factory=dict)
     rpc: RpcEndpoint | None = None
     cc: str | None = None
+    num_gpus: int = 0
 
     def __post_init__(self) -> None:
         if self.num_threads <= 0:
             raise ValueError(f"device {self.name}: num_threads must be positive")
+
+    @property
+    def runtime_kind(self) -> str:
+        """The runtime device models run on: ``"cuda"`` for a CUDA target, else ``"cpu"``."""
+        return "cuda" if self.target.get("kind") == "cuda" else "cpu"
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -98,6 +106,27 @@ def local_cpu(num_threads: int | None = None) -> Device:
     """The CPU of the machine the profiler runs on."""
     threads = num_threads or len(os.sched_getaffinity(0))
     return Device(name="local-cpu", target=host_target(threads), num_threads=threads)
+
+
+def local_gpu(index: int = 0, num_threads: int | None = None) -> Device:
+    """CUDA GPU ``index`` of this machine; TVM detects its target (``sm_XX``) from the device.
+
+    ``num_threads`` sizes the host side (ONNX Runtime's and PyTorch's CPU threads).
+    """
+    import tvm
+
+    gpu = tvm.cuda(index)
+    if not gpu.exist:
+        raise ValueError(
+            f"no CUDA GPU {index} on this machine (TVM sees no CUDA device); "
+            "use --device local-cpu, or a machine with a GPU and its driver"
+        )
+    return Device(
+        name="local-gpu" if index == 0 else f"local-gpu{index}",
+        target=tvm.target.Target.from_device(gpu).export(),
+        num_threads=num_threads or len(os.sched_getaffinity(0)),
+        num_gpus=1,
+    )
 
 
 def rpc_device(
@@ -126,11 +155,13 @@ def rpc_device(
     )
 
 
-KNOWN_DEVICES = ("local-cpu",)
+KNOWN_DEVICES = ("local-cpu", "local-gpu")
 
 
 def resolve_device(name: str, num_threads: int | None = None) -> Device:
     """The Device named ``name``; raises with the list of known names otherwise."""
     if name == "local-cpu":
         return local_cpu(num_threads)
+    if name == "local-gpu":
+        return local_gpu(0, num_threads)
     raise ValueError(f"unknown device {name!r}; known devices: {', '.join(KNOWN_DEVICES)}")

@@ -77,6 +77,7 @@ class Latency:
     tune_s: float = 0.0
     tuned_tasks: int = 0
     reused_tasks: int = 0
+    waited_s: float = 0.0  # spent waiting for the cores to leave a slow phase (see SyncProbe)
     cached: bool = False
     measured_at: float = 0.0
 
@@ -108,17 +109,28 @@ def summarize(blocks_ms: list[list[float]]) -> dict[str, Any]:
     }
 
 
-def in_blocks(run_block: Callable[[int], list[float]], protocol: MeasureProtocol) -> list[list[float]]:
+def _nothing() -> None:
+    return None
+
+
+def in_blocks(
+    run_block: Callable[[int], list[float]], protocol: MeasureProtocol, before_block: Callable[[], None] = _nothing
+) -> list[list[float]]:
     """Call ``run_block(repeats)`` block after block, pausing between them, until the
-    protocol is settled (see ``MeasureProtocol.settled``)."""
+    protocol is settled (see ``MeasureProtocol.settled``). ``before_block`` runs ahead
+    of each block (the profiler waits there for the cores to be in a normal phase)."""
+    before_block()
     blocks = [run_block(protocol.repeats)]
     while not protocol.settled([statistics.median(block) for block in blocks]):
         time.sleep(protocol.block_pause_s)
+        before_block()
         blocks.append(run_block(protocol.repeats))
     return blocks
 
 
-def time_callable(run: Callable[[], Any], protocol: MeasureProtocol) -> list[list[float]]:
+def time_callable(
+    run: Callable[[], Any], protocol: MeasureProtocol, before_block: Callable[[], None] = _nothing
+) -> list[list[float]]:
     """Per-run milliseconds of ``run`` under ``protocol``, by block (backends timed from Python)."""
     for _ in range(protocol.warmup):
         run()
@@ -136,4 +148,4 @@ def time_callable(run: Callable[[], Any], protocol: MeasureProtocol) -> list[lis
             samples.append((time.perf_counter() - start) * 1e3 / number)
         return samples
 
-    return in_blocks(block, protocol)
+    return in_blocks(block, protocol, before_block)

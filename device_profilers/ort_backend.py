@@ -19,7 +19,18 @@ class OrtBackend:
     def __init__(self, device: Device):
         self.device = device
 
-    def measure(self, model, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol):
+    def provider(self, ort) -> str:
+        """CUDA's execution provider on a GPU device (``onnxruntime-gpu``), the CPU's otherwise."""
+        if self.device.runtime_kind == "cpu":
+            return "CPUExecutionProvider"
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise RuntimeError(
+                f"device {self.device.name!r} is a GPU but this ONNX Runtime has no CUDAExecutionProvider: "
+                "install onnxruntime-gpu in place of onnxruntime"
+            )
+        return "CUDAExecutionProvider"
+
+    def measure(self, model, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol, before_block):
         import onnxruntime as ort
 
         start = time.perf_counter()
@@ -27,8 +38,8 @@ class OrtBackend:
         options.intra_op_num_threads = self.device.num_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(onnx_path), options, providers=[self.provider(ort)])
         feeds = {"input_ids": np.zeros((batch, seq_len), dtype=np.int64)}
         stats = CompileStats(time.perf_counter() - start, 0.0, 0, 0)
-        samples = time_callable(lambda: session.run(None, feeds), protocol)
+        samples = time_callable(lambda: session.run(None, feeds), protocol, before_block)
         return samples, stats

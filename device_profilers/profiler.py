@@ -12,6 +12,7 @@ from search_spaces import Arch
 
 from .devices import Device
 from .latency import Latency, MeasureProtocol, summarize
+from .sync_probe import SyncProbe
 from .tvm_backend import CompileStats, TuningSettings
 
 BACKENDS = ("tvm", "ort", "torch")
@@ -37,6 +38,7 @@ class DeviceProfiler:
         self.tuning = tuning
         self.protocol = protocol
         self._backends = {}
+        self._probe = SyncProbe(device, cache_dir)
 
     def _backend(self, name: str):
         if self.device.rpc is not None and name != "tvm":
@@ -67,7 +69,11 @@ class DeviceProfiler:
         export_start = time.perf_counter()
         with _candidate(arch, batch, seq_len, runner.needs_onnx) as (model, onnx_path):
             export_s = time.perf_counter() - export_start
-            blocks_ms, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol)
+            waited_before = self._probe.waited_s
+            blocks_ms, stats = runner.measure(
+                model, onnx_path, batch, seq_len, self.protocol, self._probe.wait_until_normal
+            )
+            waited_s = self._probe.waited_s - waited_before
         return Latency(
             arch_key=arch.key,
             device=self.device.name,
@@ -78,6 +84,7 @@ class DeviceProfiler:
             tune_s=stats.tune_s,
             tuned_tasks=stats.tuned_tasks,
             reused_tasks=stats.reused_tasks,
+            waited_s=waited_s,
             measured_at=time.time(),
             **summarize(blocks_ms),
         )
@@ -95,6 +102,11 @@ class DeviceProfiler:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def node_id(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
 
 
 @contextmanager

@@ -18,12 +18,19 @@ class TorchBackend:
     def __init__(self, device: Device):
         self.device = device
 
-    def measure(self, model: torch.nn.Module, onnx_path, batch: int, seq_len: int, protocol: MeasureProtocol):
+    def measure(self, model: torch.nn.Module, onnx_path, batch: int, seq_len: int, protocol: MeasureProtocol, before_block):
         start = time.perf_counter()
         torch.set_num_threads(self.device.num_threads)
-        model = model.eval()
-        input_ids = torch.zeros(batch, seq_len, dtype=torch.long)
+        place = self.device.runtime_kind
+        model = model.eval().to(place)
+        input_ids = torch.zeros(batch, seq_len, dtype=torch.long, device=place)
         stats = CompileStats(time.perf_counter() - start, 0.0, 0, 0)
+
+        def run() -> None:
+            model(input_ids=input_ids)
+            if place == "cuda":
+                torch.cuda.synchronize()  # a GPU call returns before the work is done
+
         with torch.inference_mode():
-            samples = time_callable(lambda: model(input_ids=input_ids), protocol)
+            samples = time_callable(run, protocol, before_block)
         return samples, stats

@@ -1,0 +1,64 @@
+"""The profiler pool on real Ray: placement by custom resources, training kept off measured cores."""
+
+import time
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from device_profilers import (
+    Device,
+    MeasureProtocol,
+    TuningSettings,
+    local_cpu,
+    measure_latency,
+    start_broker,
+    training_turn,
+)
+from device_profilers.devices import host_target
+from search_spaces import Arch
+
+TINY = Arch(1, 32, 2, 64)
+ONE_BLOCK = MeasureProtocol(warmup=1, repeats=3, min_repeat_ms=2, blocks=1, block_pause_s=0, max_blocks=1)
+NO_TUNING = TuningSettings(trials_per_task=0)
+
+
+@pytest.fixture
+def two_node_cluster():
+    """A head node and a second node that owns the device resource ``device:edge``.
+
+    Both nodes are processes on this machine; the resource is what a board's host
+    would advertise (``ray start --resources '{"device:edge": 1}'``).
+    """
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    edge_node = cluster.add_node(num_cpus=1, resources={"device:edge": 1})
+    ray.init(address=cluster.address, log_to_driver=False)
+    yield edge_node
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def test_profilers_are_placed_by_device_resource(two_node_cluster, tmp_path):
+    edge = Device("edge", target=host_target(1), num_threads=1, resources={"device:edge": 1})
+    broker = start_broker([local_cpu(1), edge], str(tmp_path), NO_TUNING, ONE_BLOCK)
+    nodes = ray.get(broker.profiler_nodes.remote())
+    assert nodes["edge"] == two_node_cluster.node_id
+    latency = measure_latency(TINY, device="edge", backend="ort", seq_len=16)
+    assert latency.device == "edge" and latency.median_ms > 0
+
+
+def test_measurement_waits_for_training_on_its_node(ray_cluster, tmp_path):
+    broker = start_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK, use_cache=False)
+    measure_latency(TINY, backend="ort", seq_len=16)  # warm the profiler: only the wait is timed below
+
+    @ray.remote(num_cpus=1)
+    def train_for(seconds: float) -> float:
+        with training_turn():
+            time.sleep(seconds)
+            return time.time()
+
+    turn_ended = train_for.remote(3.0)
+    time.sleep(1.0)  # the turn is open now
+    latency = measure_latency(TINY, backend="ort", seq_len=16)
+    assert latency.measured_at >= ray.get(turn_ended)
+    del broker
