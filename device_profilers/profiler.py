@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +11,7 @@ from search_spaces import Arch
 
 from .devices import Device
 from .latency import Latency, MeasureProtocol, summarize
+from .scratch import remove_dead_scratch, scratch_dir
 from .sync_probe import SyncProbe
 from .tvm_backend import CompileStats, TuningSettings
 
@@ -39,6 +39,7 @@ class DeviceProfiler:
         self.protocol = protocol
         self._backends = {}
         self._probe = SyncProbe(device, cache_dir)
+        remove_dead_scratch()
 
     def _backend(self, name: str):
         if self.device.rpc is not None and name != "tvm":
@@ -115,5 +116,5 @@ def _candidate(arch: Arch, batch: int, seq_len: int, needs_onnx: bool):
     from .onnx_export import build_classifier, export_onnx
 
     model = build_classifier(arch, seq_len)
-    with tempfile.TemporaryDirectory(prefix="canao-export-") as tmp:
+    with scratch_dir() as tmp:
         yield model, export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len) if needs_onnx else None

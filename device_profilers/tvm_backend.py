@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 from .devices import Device
 from .latency import MeasureProtocol, in_blocks
 from .ms_builder import build_candidate
+from .scratch import scratch_dir
 from .tvmscript_import import import_tensor_intrinsics
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class TvmBackend:
         from tvm import relax
 
         executable, stats = self.compile(onnx_path, batch, seq_len)
-        with tempfile.TemporaryDirectory(prefix="canao-tvm-") as tmp:
+        with scratch_dir() as tmp:
             if self.device.rpc is None:
                 session, dev, module = None, tvm.device(self.device.runtime_kind), executable
             else:

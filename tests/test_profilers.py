@@ -1,6 +1,8 @@
 """Real TVM compilation, MetaSchedule tuning, ONNX Runtime and a real local Ray cluster."""
 
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import ray
@@ -65,3 +67,5 @@ def test_killed_profiler_is_restarted_and_the_request_retried(ray_cluster, tmp_p
     latency = ray.get(pending, timeout=120)
     assert latency.median_ms > 0 and latency.backend == "ort"
     assert ray.get(profiler.pid.remote()) != pid_before  # answered by the restarted actor
+    # The killed profiler's exported model is removed by its successor.
+    assert not list(Path(tempfile.gettempdir()).glob(f"canao-scratch-{pid_before}-*"))
