@@ -13,13 +13,17 @@ from typing import Any, Callable, Mapping
 class MeasureProtocol:
     """How one latency is measured, the same for every backend.
 
-    ``warmup`` untimed runs, then blocks of ``repeats`` timed samples with
+    ``warmup`` untimed runs (at least one), then blocks of ``repeats`` timed samples with
     ``block_pause_s`` between them: at least ``blocks`` blocks, and more (up to
     ``max_blocks``) until the two quietest blocks agree within ``agree``. Each sample
     times enough back-to-back runs to last at least ``min_repeat_ms`` (so timer
-    resolution and per-call overhead stay negligible) and records the mean per run. The latency is the median of the block
-    with the lowest median; p90 and the coefficient of variation describe that block,
-    and the medians of all blocks are kept to show the spread between them.
+    resolution and per-call overhead stay negligible) and records the mean per run.
+    A block lasts about ``block_ms`` at most: a model slower than ``block_ms /
+    repeats`` per run gets fewer samples per block, down to ``min_block_repeats``
+    (at 15 samples, BERT-base at ~160 ms a run spent 2.4 s per block and 10-20 s per
+    measurement). The latency is the median of the block with
+    the lowest median; p90 and the coefficient of variation describe that block, and
+    the medians of all blocks are kept to show the spread between them.
 
     Why blocks: on a shared 2-core machine another process (Ray's own start-up, a
     trial being set up) can take a core for seconds; every thread of a parallel
@@ -36,6 +40,8 @@ class MeasureProtocol:
     block_pause_s: float = 1.0
     max_blocks: int = 8
     agree: float = 0.03
+    block_ms: int = 1000
+    min_block_repeats: int = 5
 
     def __post_init__(self) -> None:
         if self.warmup < 0 or self.repeats < 3 or self.min_repeat_ms <= 0 or self.blocks < 1 or self.block_pause_s < 0:
@@ -45,6 +51,13 @@ class MeasureProtocol:
             )
         if self.max_blocks < self.blocks or not 0 < self.agree < 1:
             raise ValueError(f"protocol needs max_blocks >= blocks and 0 < agree < 1, got {self}")
+        if self.block_ms <= 0 or self.min_block_repeats < 3:
+            raise ValueError(f"protocol needs block_ms > 0 and min_block_repeats >= 3, got {self}")
+
+    def block_repeats(self, run_ms: float) -> int:
+        """Samples per block for a model taking ``run_ms`` per run (see ``block_ms``)."""
+        sample_ms = max(run_ms, self.min_repeat_ms)
+        return min(self.repeats, max(self.min_block_repeats, int(self.block_ms / sample_ms)))
 
     def settled(self, block_medians: list[float]) -> bool:
         """Enough blocks: at least ``blocks``, and the two quietest agree within ``agree``
@@ -114,29 +127,39 @@ def _nothing() -> None:
 
 
 def in_blocks(
-    run_block: Callable[[int], list[float]], protocol: MeasureProtocol, before_block: Callable[[], None] = _nothing
+    run_block: Callable[[int], list[float]],
+    protocol: MeasureProtocol,
+    run_ms: float,
+    before_block: Callable[[], None] = _nothing,
 ) -> list[list[float]]:
     """Call ``run_block(repeats)`` block after block, pausing between them, until the
-    protocol is settled (see ``MeasureProtocol.settled``). ``before_block`` runs ahead
-    of each block (the profiler waits there for the cores to be in a normal phase)."""
+    protocol is settled (see ``MeasureProtocol.settled``); ``run_ms``, the time of one
+    run seen in warm-up, sizes the blocks. ``before_block`` runs ahead of each block
+    (the profiler waits there for the cores to be in a normal phase)."""
+    repeats = protocol.block_repeats(run_ms)
     before_block()
-    blocks = [run_block(protocol.repeats)]
+    blocks = [run_block(repeats)]
     while not protocol.settled([statistics.median(block) for block in blocks]):
         time.sleep(protocol.block_pause_s)
         before_block()
-        blocks.append(run_block(protocol.repeats))
+        blocks.append(run_block(repeats))
     return blocks
+
+
+def warm_up(run: Callable[[], Any], protocol: MeasureProtocol) -> float:
+    """Run ``protocol.warmup`` times (at least once) untimed; milliseconds of the last run."""
+    for _ in range(max(0, protocol.warmup - 1)):
+        run()
+    start = time.perf_counter()
+    run()
+    return max((time.perf_counter() - start) * 1e3, 1e-3)
 
 
 def time_callable(
     run: Callable[[], Any], protocol: MeasureProtocol, before_block: Callable[[], None] = _nothing
 ) -> list[list[float]]:
     """Per-run milliseconds of ``run`` under ``protocol``, by block (backends timed from Python)."""
-    for _ in range(protocol.warmup):
-        run()
-    start = time.perf_counter()
-    run()
-    single_ms = max((time.perf_counter() - start) * 1e3, 1e-3)
+    single_ms = warm_up(run, protocol)
     number = max(1, int(protocol.min_repeat_ms / single_ms + 0.999))
 
     def block(repeats: int) -> list[float]:
@@ -148,4 +171,4 @@ def time_callable(
             samples.append((time.perf_counter() - start) * 1e3 / number)
         return samples
 
-    return in_blocks(block, protocol, before_block)
+    return in_blocks(block, protocol, single_ms, before_block)

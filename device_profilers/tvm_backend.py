@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .devices import Device
-from .latency import MeasureProtocol, in_blocks
+from .latency import MeasureProtocol, in_blocks, warm_up
 from .ms_builder import build_candidate
 from .scratch import scratch_dir
 from .tvmscript_import import import_tensor_intrinsics
@@ -246,8 +246,7 @@ class TvmBackend:
             vm = relax.VirtualMachine(module, dev)
             input_ids = tvm.runtime.tensor(np.zeros((batch, seq_len), dtype="int64"), dev)
             vm.set_input("main", input_ids)
-            for _ in range(protocol.warmup):
-                vm.invoke_stateful("main")
+            run_ms = warm_up(lambda: vm.invoke_stateful("main"), protocol)
 
             def block(repeats: int) -> list[float]:
                 timer = vm.time_evaluator(
@@ -255,5 +254,5 @@ class TvmBackend:
                 )
                 return [seconds * 1e3 for seconds in timer("main").results]
 
-            samples_ms = in_blocks(block, protocol, before_block)
+            samples_ms = in_blocks(block, protocol, run_ms, before_block)
         return samples_ms, stats

@@ -42,6 +42,13 @@ def test_time_callable_follows_protocol():
     assert 2 <= len(blocks) <= 4 and all(len(block) == 5 for block in blocks) and len(calls) > 12
 
 
+def test_slow_models_get_shorter_blocks():
+    protocol = MeasureProtocol(repeats=15, min_repeat_ms=25, block_ms=1000, min_block_repeats=5)
+    assert protocol.block_repeats(0.3) == 15  # samples last min_repeat_ms: 15 fit in a second
+    assert protocol.block_repeats(100.0) == 10
+    assert protocol.block_repeats(400.0) == 5  # never fewer than min_block_repeats
+
+
 def test_protocol_takes_blocks_until_two_quiet_ones_agree():
     protocol = MeasureProtocol(blocks=3, max_blocks=6, agree=0.03)
     assert not protocol.settled([1.0, 1.5])  # fewer than `blocks`

@@ -57,7 +57,7 @@ def test_torch_backend_measures_with_the_same_protocol(tmp_path):
 
 def test_killed_profiler_is_restarted_and_the_request_retried(ray_cluster, tmp_path):
     # ~3 s of timing, so the kill lands while the profiler is exporting or timing.
-    slow = MeasureProtocol(warmup=1, repeats=30, min_repeat_ms=100, blocks=2, block_pause_s=0, max_blocks=2)
+    slow = MeasureProtocol(warmup=1, repeats=30, min_repeat_ms=100, blocks=2, block_pause_s=0, max_blocks=2, block_ms=3000)
     broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), slow, use_cache=False)
     profiler = ray.get(broker.profiler.remote("local-cpu"))
     pid_before = ray.get(profiler.pid.remote())
