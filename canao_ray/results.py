@@ -14,7 +14,7 @@ from search_spaces import BertSpace
 
 from .searcher import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, STOPPED_AT
 
-FINAL_KEYS = ("accuracy", "latency_ms", "latency_p90_ms", "params", "epoch", "feasible", "compile_s", "tune_s")
+FINAL_KEYS = ("score", "accuracy", "latency_ms", "latency_p90_ms", "params", "epoch", "feasible", "compile_s", "tune_s")
 
 
 class TrialsLog(tune.Callback):
@@ -70,11 +70,11 @@ class TrialProgress(tune.Callback):
         if not result.get("feasible", True):
             print(f"{head} {self._latency(result)}; over the budget by {result.get(CONSTRAINT_KEY, 0):.3f} ms, not trained", flush=True)
             return
-        accuracy = f"epoch {result.get('epoch')} accuracy {result.get('accuracy', 0):.4f}"
+        score = f"epoch {result.get('epoch')} score {result.get('score', 0):.4f}"
         if result.get("training_iteration") == 1:
-            print(f"{head} {self._latency(result)}; {accuracy}", flush=True)
+            print(f"{head} {self._latency(result)}; {score}", flush=True)
         else:
-            print(f"{head} {accuracy}", flush=True)
+            print(f"{head} {score}", flush=True)
 
     @staticmethod
     def _latency(result: dict) -> str:
@@ -103,7 +103,7 @@ def pareto_front(study: optuna.Study, space: BertSpace) -> list[dict]:
                 "arch_key": arch.key,
                 "arch": arch.to_dict(),
                 "params": t.params,
-                "accuracy": t.values[0],
+                "score": t.values[0],
                 "latency_ms": t.values[1],
             }
         )
@@ -116,7 +116,7 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: Path) -> None:
+def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: Path, score_name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,7 +130,7 @@ def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: P
         if t.state == TrialState.PRUNED:
             if STOPPED_AT in t.user_attrs:
                 stopped = t.user_attrs[STOPPED_AT]
-                groups["stopped early"].append((stopped["latency_ms"], stopped["accuracy"]))
+                groups["stopped early"].append((stopped["latency_ms"], stopped["score"]))
             continue
         over = t.constraints.get(CONSTRAINT_NAME, 0.0) > 0
         name = "over budget" if over else "Pareto front" if t.number in on_front else "dominated"
@@ -147,7 +147,7 @@ def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: P
             ax.scatter(*zip(*points), label=name, **style[name])
     ax.axvline(budget_ms, linestyle="--", color="tab:blue", label=f"budget {budget_ms} ms")
     ax.set_xlabel("latency (ms, TVM-compiled)")
-    ax.set_ylabel("dev accuracy")
+    ax.set_ylabel(f"dev {score_name}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -171,24 +171,24 @@ def trial_counts(study: optuna.Study) -> str:
 
 
 def write_report(
-    run_dir: Path, study: optuna.Study, space: BertSpace, budget_ms: float, command: str
+    run_dir: Path, study: optuna.Study, space: BertSpace, budget_ms: float, command: str, score_name: str = "accuracy"
 ) -> list[dict]:
     front = pareto_front(study, space)
     write_atomic(run_dir / "pareto.json", json.dumps(front, indent=2))
-    plot_front(study, front, budget_ms, run_dir / "pareto.png")
+    plot_front(study, front, budget_ms, run_dir / "pareto.png", score_name)
     lines = [
         f"# canao-ray search: {study.study_name}",
         "",
         f"Latency budget: {budget_ms} ms. {trial_counts(study)}",
         "",
-        "| trial | arch | layers | hidden | heads | FFN | accuracy | latency ms |",
+        f"| trial | arch | layers | hidden | heads | FFN | {score_name} | latency ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in front:
         a = row["arch"] or {}
         lines.append(
             f"| {row['number']} | {row['arch_key']} | {a.get('num_layers')} | {a.get('hidden_size')} | "
-            f"{a.get('num_heads')} | {a.get('intermediate_size')} | {row['accuracy']:.4f} | {row['latency_ms']:.3f} |"
+            f"{a.get('num_heads')} | {a.get('intermediate_size')} | {row['score']:.4f} | {row['latency_ms']:.3f} |"
         )
     lines += ["", "![Pareto front](pareto.png)", "", "Reproduce:", "", "```", command, "```", ""]
     write_atomic(run_dir / "report.md", "\n".join(lines))

@@ -44,7 +44,7 @@ class ParetoASHA(FIFOScheduler):
 
     def __init__(
         self,
-        metrics: Sequence[str] = ("accuracy", "latency_ms"),
+        metrics: Sequence[str] = ("score", "latency_ms"),
         modes: Sequence[str] = ("max", "min"),
         time_attr: str = "epoch",
         max_t: int = 4,

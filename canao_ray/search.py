@@ -17,8 +17,9 @@ from .results import TrialProgress, TrialsLog, write_report
 from .scheduler import ParetoASHA
 from .searcher import ConstrainedOptunaSearch
 from .trainable import train_candidate
+from .training import prepare_teacher
 
-OBJECTIVES = ["accuracy", "latency_ms"]
+OBJECTIVES = ["score", "latency_ms"]  # score: the task's headline metric (accuracy on SST-2)
 MODES = ["max", "min"]
 
 
@@ -37,9 +38,9 @@ def make_scheduler(config: SearchConfig) -> tune.schedulers.TrialScheduler | Non
         return None
     if s.kind == "pareto_asha":
         return ParetoASHA(OBJECTIVES, MODES, "epoch", epochs, s.grace_period, s.reduction_factor)
-    # Ray's ASHA knows one metric: accuracy (latency does not change during a trial).
+    # Ray's ASHA knows one metric: the score (latency does not change during a trial).
     return tune.schedulers.ASHAScheduler(
-        metric="accuracy", mode="max", time_attr="epoch", max_t=epochs,
+        metric="score", mode="max", time_attr="epoch", max_t=epochs,
         grace_period=s.grace_period, reduction_factor=s.reduction_factor,
     )
 
@@ -73,8 +74,10 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
         storage=storage,
         study_name=config.name,
     )
+    teacher_dir = str(prepare_teacher(config, cache_dir)) if config.teacher is not None else None
     trainable = tune.with_resources(
-        tune.with_parameters(train_candidate, settings=config), {"cpu": config.search.trial_cpus}
+        tune.with_parameters(train_candidate, settings=config, teacher_dir=teacher_dir),
+        {"cpu": config.search.trial_cpus},
     )
     tuner = tune.Tuner(
         trainable,
@@ -94,5 +97,5 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
     tuner.fit()
     study = optuna.load_study(study_name=config.name, storage=storage)
     command = "canao " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "canao search"
-    write_report(run_dir, study, config.space, config.latency.budget_ms, command)
+    write_report(run_dir, study, config.space, config.latency.budget_ms, command, config.task.score_name)
     return run_dir

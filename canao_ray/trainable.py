@@ -10,13 +10,14 @@ from search_spaces import Arch
 
 from .config import SearchConfig
 from .searcher import CONSTRAINT_KEY, FINAL_KEY
-from .training import Trainer, build_model, count_parameters, load_task
+from .training import Trainer, build_student, count_parameters, load_task
 
 
-def train_candidate(config: dict, settings: SearchConfig) -> None:
-    """Reports ``accuracy``, ``latency_ms``, ``params``, ``epoch`` every epoch.
+def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | None = None) -> None:
+    """Reports ``score`` (the task's headline metric) and the task's other metrics,
+    ``latency_ms``, ``params``, ``epoch`` every epoch.
 
-    Latency comes first: a candidate over the budget reports once (accuracy 0, the
+    Latency comes first: a candidate over the budget reports once (score 0, the
     constraint violated) and stops before any training is spent on it. Training takes
     turns with the latency measurements of other trials on this node (``training_turn``).
     """
@@ -35,15 +36,16 @@ def train_candidate(config: dict, settings: SearchConfig) -> None:
         "arch_key": arch.key,
     }
     if latency.median_ms > lat.budget_ms:
-        report = {"accuracy": 0.0, "epoch": 0, "params": arch.encoder_params(), "feasible": False}
+        report = {"score": 0.0, "epoch": 0, "params": arch.encoder_params(), "feasible": False}
         tune.report({**report, FINAL_KEY: True, **common})
         return
     torch.set_num_threads(settings.search.trial_cpus)
-    data = load_task(settings.task)
-    model = build_model(arch, data, settings.training.seed)
-    trainer = Trainer(model, data, settings.training)
+    data = load_task(settings.task, settings.teacher)
+    model, loss = build_student(arch, data, settings, teacher_dir)
+    trainer = Trainer(model, data, settings.training, loss)
     params = count_parameters(model)
     for epoch in range(1, settings.training.epochs + 1):
         loss = trainer.epoch(training_turn)
-        report = {"accuracy": trainer.accuracy(training_turn), "loss": loss, "epoch": epoch, "params": params, "feasible": True}
+        metrics = trainer.evaluate(training_turn)
+        report = {**metrics, "loss": loss, "epoch": epoch, "params": params, "feasible": True}
         tune.report({**report, FINAL_KEY: epoch == settings.training.epochs, **common})

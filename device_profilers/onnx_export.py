@@ -24,31 +24,42 @@ def build_classifier(arch: Arch, seq_len: int, vocab_size: int = LATENCY_VOCAB_S
 
 
 class LogitsOnly(torch.nn.Module):
-    """Maps ``input_ids`` to ``logits``: the one input and output every backend is given."""
+    """Maps token tensors (named by ``inputs``, in order) to ``logits``: latency models take
+    ``input_ids`` only; deployed bundles also take ``attention_mask`` and ``token_type_ids``."""
 
-    def __init__(self, classifier: torch.nn.Module):
+    def __init__(self, classifier: torch.nn.Module, inputs: tuple[str, ...] = ("input_ids",)):
         super().__init__()
         self.classifier = classifier
+        self.inputs = inputs
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.classifier(input_ids=input_ids).logits
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.classifier(**dict(zip(self.inputs, tensors))).logits
 
 
-def export_onnx(model: torch.nn.Module, path: str | os.PathLike, batch: int, seq_len: int) -> Path:
-    """Export a classifier (input_ids -> logits) with the dynamo exporter at a fixed shape.
+def export_onnx(
+    model: torch.nn.Module,
+    path: str | os.PathLike,
+    batch: int,
+    seq_len: int,
+    inputs: tuple[str, ...] = ("input_ids",),
+) -> Path:
+    """Export a classifier (token tensors -> logits) with the dynamo exporter at a fixed shape.
 
     The dynamo exporter is required: the legacy exporter's BERT graph uses
-    ConstantOfShape patterns that TVM's ONNX importer rejects. Written to a temporary
-    name and renamed, so a reader never sees half a file.
+    ConstantOfShape patterns that TVM's ONNX importer rejects. The shape is fixed
+    because TVM's importer cannot infer reshapes over symbolic dimensions. Written to a
+    temporary name and renamed, so a reader never sees half a file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    input_ids = torch.zeros(batch, seq_len, dtype=torch.long)
+    examples = tuple(
+        (torch.ones if name == "attention_mask" else torch.zeros)(batch, seq_len, dtype=torch.long) for name in inputs
+    )
     program = torch.onnx.export(
-        LogitsOnly(model).eval(),
-        (input_ids,),
+        LogitsOnly(model, inputs).eval(),
+        examples,
         dynamo=True,
-        input_names=["input_ids"],
+        input_names=list(inputs),
         output_names=["logits"],
         optimize=True,
         verbose=False,

@@ -101,9 +101,12 @@ class TvmBackend:
         from tvm import relax
         from tvm.relax.frontend.onnx import from_onnx
 
+        graph = onnx.load(str(onnx_path))
+        # Every input here is a [batch, sequence] token tensor (input_ids, and in exported
+        # bundles attention_mask and token_type_ids); TVM compiles for one fixed shape.
         mod = from_onnx(
-            onnx.load(str(onnx_path)),
-            shape_dict={"input_ids": [batch, seq_len]},
+            graph,
+            shape_dict={i.name: [batch, seq_len] for i in graph.graph.input},
             keep_params_in_input=False,
         )
         with self.target:
@@ -212,13 +215,15 @@ class TvmBackend:
         )
         return executable, stats
 
-    def _linker(self):
-        """How to link the shared library for the device: the host's compiler unless ``cc`` names one."""
-        if self.device.cc is None:
-            return None
-        from tvm.support.cc import cross_compiler
+    def export_library(self, executable, path: str | os.PathLike) -> None:
+        """Write ``executable`` as a shared library for the device, linked by the host's
+        compiler unless the device names a cross compiler (``cc``)."""
+        linker = None
+        if self.device.cc is not None:
+            from tvm.support.cc import cross_compiler
 
-        return cross_compiler(self.device.cc)
+            linker = cross_compiler(self.device.cc)
+        executable.export_library(str(path), fcompile=linker)
 
     def measure(self, model, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol, before_block):
         """Per-run milliseconds, timed by TVM's own evaluator (no Python in the loop).
@@ -237,7 +242,7 @@ class TvmBackend:
                 session = self.device.rpc.connect()
                 session.get_function("runtime.config_threadpool")(1, self.device.num_threads)
                 library = Path(tmp) / "model.so"
-                executable.export_library(str(library), fcompile=self._linker())
+                self.export_library(executable, library)
                 session.upload(str(library))
                 module, dev = session.load_module(library.name), session.device(self.device.runtime_kind)
             if session is None:

@@ -91,6 +91,9 @@ def bench_shape(name: str, arch: Arch, profiler: DeviceProfiler, rounds: int, se
         "new_arch_all_shapes_tuned": {
             "arch": reused.arch_key,
             "compile_and_measure_s": reuse_s,
+            "compile_s": reused.compile_s,
+            "waited_s": reused.waited_s,
+            "blocks": len(reused.block_medians_ms),
             "tuned_tasks": reused.tuned_tasks,
             "reused_tasks": reused.reused_tasks,
         },

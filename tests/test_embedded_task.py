@@ -18,7 +18,11 @@ def test_tokenizer_covers_the_vocabulary():
     assert tokenizer.unk_token_id not in ids
 
 
-def test_load_task_pads_to_sequence_length():
+def test_batches_are_padded_to_their_longest_example():
     data = load_task(TaskConfig(num_train=64, num_dev=32, seq_len=24))
     assert len(data.train) == 64 and len(data.dev) == 32
-    assert data.train[0]["input_ids"].shape[0] == 24
+    lengths = [len(ids) for ids in data.train["input_ids"][:8]]
+    assert max(lengths) <= 24 and len(set(lengths)) > 1
+    batch = data.collate([data.train[i] for i in range(8)])
+    assert batch["input_ids"].shape == (8, max(lengths))
+    assert batch["attention_mask"].sum(-1).tolist() == lengths

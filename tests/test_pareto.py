@@ -27,7 +27,7 @@ def test_front_keeps_feasible_non_dominated_trials_fastest_first():
         trial.set_constraint("latency_budget", over)
         study.tell(trial, [accuracy, latency])
     front = pareto_front(study, SPACE)
-    assert [(row["accuracy"], row["latency_ms"]) for row in front] == [(0.80, 1.0), (0.90, 2.0)]
+    assert [(row["score"], row["latency_ms"]) for row in front] == [(0.80, 1.0), (0.90, 2.0)]
     assert [row["arch_key"] for row in front] == ["L1-H32-A2-I64", "L3-H32-A2-I64"]
     assert front[0]["arch"] == {"num_layers": 1, "hidden_size": 32, "num_heads": 2, "intermediate_size": 64}
     assert "Architectures fully evaluated: 4 (1 over the budget" in trial_counts(study)

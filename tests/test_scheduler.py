@@ -12,7 +12,7 @@ def test_nondomination_ranks():
 
 def _report(scheduler, trial_id, accuracy, latency, epoch=1):
     trial = SimpleNamespace(trial_id=trial_id)
-    return scheduler.on_trial_result(None, trial, {"accuracy": accuracy, "latency_ms": latency, "epoch": epoch})
+    return scheduler.on_trial_result(None, trial, {"score": accuracy, "latency_ms": latency, "epoch": epoch})
 
 
 def test_fast_less_accurate_trials_survive_but_dominated_ones_stop():

@@ -1,0 +1,161 @@
+"""GLUE tasks: where their splits come from, their columns, and their standard metrics.
+
+Splits are read with ``datasets``, from the hub (``nyu-mll/glue``) when no local
+directory is given, or from ``DIR/<task>/{train,dev}.{tsv,csv,json,jsonl,parquet}``
+(the layout of the GLUE download script's output, trimmed or not). Every split comes
+out in Hugging Face's column names: the text columns of ``GlueTask`` and ``label``
+(an int class index, or a float for STS-B).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+HUB_DATASET = "nyu-mll/glue"
+SPLIT_FILES = {"train": ("train",), "validation": ("dev", "validation", "dev_matched")}
+FILE_FORMATS = {"tsv": "csv", "csv": "csv", "json": "json", "jsonl": "json", "parquet": "parquet"}
+
+#: Column names of the GLUE release's TSVs that Hugging Face's ``glue`` renamed.
+GLUE_TSV_NAMES = {"score": "label", "Quality": "label", "#1 String": "sentence1", "#2 String": "sentence2"}
+
+
+@dataclass(frozen=True)
+class GlueTask:
+    """One GLUE task: its text columns, label kind and metrics (the first is its score)."""
+
+    name: str
+    text_columns: tuple[str, ...]
+    num_labels: int  # 1: regression
+    metrics: tuple[str, ...]
+    label_names: tuple[str, ...] = ()  # string labels of the TSVs, in the order of their indices
+
+    @property
+    def is_regression(self) -> bool:
+        return self.num_labels == 1
+
+    @property
+    def score_name(self) -> str:
+        return self.metrics[0]
+
+
+GLUE_TASKS: Mapping[str, GlueTask] = {
+    task.name: task
+    for task in (
+        GlueTask("sst2", ("sentence",), 2, ("accuracy",)),
+        GlueTask("cola", ("sentence",), 2, ("matthews_correlation", "accuracy")),
+        GlueTask("mrpc", ("sentence1", "sentence2"), 2, ("f1", "accuracy")),
+        GlueTask("rte", ("sentence1", "sentence2"), 2, ("accuracy",), ("entailment", "not_entailment")),
+        GlueTask("qnli", ("question", "sentence"), 2, ("accuracy",), ("entailment", "not_entailment")),
+        GlueTask("stsb", ("sentence1", "sentence2"), 1, ("pearson", "spearmanr")),
+    )
+}
+
+
+class GlueDataError(ValueError):
+    """A GLUE split cannot be found or read; the message says where it was looked for."""
+
+
+def glue_task(name: str) -> GlueTask:
+    if name not in GLUE_TASKS:
+        raise GlueDataError(f"unknown GLUE task {name!r}; known: {', '.join(GLUE_TASKS)}")
+    return GLUE_TASKS[name]
+
+
+def _split_file(task_dir: Path, split: str) -> Path:
+    for stem in SPLIT_FILES[split]:
+        for suffix in FILE_FORMATS:
+            path = task_dir / f"{stem}.{suffix}"
+            if path.is_file():
+                return path
+    names = ", ".join(f"{stem}.{{{','.join(FILE_FORMATS)}}}" for stem in SPLIT_FILES[split])
+    raise GlueDataError(f"no {split} split in {str(task_dir)!r}: expected one of {names}")
+
+
+def _read_file(path: Path):
+    import datasets
+
+    kind = FILE_FORMATS[path.suffix[1:]]
+    # GLUE's TSVs are not quoted and many sentences hold '"': quoting must be off, and
+    # "NA"/"null" are words here, not missing values.
+    options = {"sep": "\t" if path.suffix == ".tsv" else ",", "quoting": 3, "keep_default_na": False} if kind == "csv" else {}
+    return datasets.load_dataset(kind, data_files=str(path), split="train", **options)
+
+
+def _normalise(dataset, task: GlueTask, source: str):
+    """Rename GLUE TSV columns to Hugging Face's, drop the rest, make labels numeric."""
+    dataset = dataset.rename_columns({k: v for k, v in GLUE_TSV_NAMES.items() if k in dataset.column_names})
+    wanted = [*task.text_columns, "label"]
+    missing = [name for name in wanted if name not in dataset.column_names]
+    if missing:
+        raise GlueDataError(f"{source}: missing column(s) {', '.join(missing)} for {task.name} (has {', '.join(dataset.column_names)})")
+    dataset = dataset.remove_columns([c for c in dataset.column_names if c not in wanted])
+    if task.label_names and dataset.features["label"].dtype in ("string", "large_string"):
+        index = {name: i for i, name in enumerate(task.label_names)}
+        unknown = set(dataset.unique("label")) - set(index)
+        if unknown:
+            raise GlueDataError(f"{source}: unknown label(s) {sorted(unknown)} for {task.name}; expected {list(task.label_names)}")
+        dataset = dataset.map(lambda row: {"label": index[row["label"]]})
+    import datasets
+
+    dtype = "float32" if task.is_regression else "int64"
+    return dataset.cast_column("label", datasets.Value(dtype))
+
+
+def load_glue(name: str, data_dir: str | Path | None = None, splits: tuple[str, ...] = tuple(SPLIT_FILES)):
+    """``datasets.DatasetDict`` with the ``splits`` (``train``, ``validation``) of GLUE task ``name``.
+
+    With ``data_dir``, the splits are read from ``data_dir/name/``; without it, from the
+    hub, which needs a network (a clear error otherwise).
+    """
+    import datasets
+
+    task = glue_task(name)
+    if data_dir is None:
+        try:
+            hub = datasets.load_dataset(HUB_DATASET, name)
+        except Exception as error:  # noqa: BLE001 - any hub failure gets the same advice
+            raise GlueDataError(
+                f"cannot load GLUE {name!r} from the hub ({type(error).__name__}); "
+                "set task.data_dir to a directory with <task>/train.tsv and dev.tsv"
+            ) from None
+        return datasets.DatasetDict({split: _normalise(hub[split], task, HUB_DATASET) for split in splits})
+    task_dir = Path(data_dir).expanduser() / name
+    if not task_dir.is_dir():
+        raise GlueDataError(f"no directory {str(task_dir)!r} for GLUE task {name!r}; set task.data_dir to the folder holding {name}/")
+    loaded = {}
+    for split in splits:
+        path = _split_file(task_dir, split)
+        loaded[split] = _normalise(_read_file(path), task, str(path))
+    return datasets.DatasetDict(loaded)
+
+
+def glue_metrics(task: GlueTask, predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The task's standard metrics as fractions (GLUE tables print them times 100).
+
+    ``predictions`` are logits (``[n, num_labels]``) or, for regression, scores.
+    """
+    from scipy.stats import rankdata
+
+    predictions = np.asarray(predictions, dtype=np.float64)
+    labels = np.asarray(labels)
+    if task.is_regression:
+        scores = predictions.reshape(-1)
+        pearson = np.corrcoef(scores, labels)[0, 1]
+        spearman = np.corrcoef(rankdata(scores), rankdata(labels))[0, 1]
+        return {"pearson": float(pearson), "spearmanr": float(spearman)}
+    predicted = predictions.argmax(-1)
+    tp = float(np.sum((predicted == 1) & (labels == 1)))
+    tn = float(np.sum((predicted == 0) & (labels == 0)))
+    fp = float(np.sum((predicted == 1) & (labels == 0)))
+    fn = float(np.sum((predicted == 0) & (labels == 1)))
+    values = {"accuracy": float(np.mean(predicted == labels))}
+    if "f1" in task.metrics:
+        values["f1"] = (2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    if "matthews_correlation" in task.metrics:
+        denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        values["matthews_correlation"] = float((tp * tn - fp * fn) / denominator if denominator else 0.0)
+    return values
