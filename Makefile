@@ -12,7 +12,7 @@ setup:
 	@if [ "$$(cat $(STAMP) 2>/dev/null)" != "$(PYPROJECT_HASH)" ]; then \
 		$(VENV)/bin/pip install --quiet --upgrade pip && \
 		$(VENV)/bin/pip install --quiet torch==2.13.0 && \
-		$(VENV)/bin/pip install --quiet -e ".[test]" && \
+		$(VENV)/bin/pip install --quiet -e ".[test,teacher]" && \
 		echo "$(PYPROJECT_HASH)" > $(STAMP); \
 	fi
 

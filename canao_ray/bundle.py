@@ -9,7 +9,8 @@ Layout of ``<bundle>/``:
 - ``config.json``, ``model.safetensors``: the PyTorch model (``from_pretrained``);
 - the tokenizer's files; ``canao.json``: architecture, task, shapes, device;
 - ``metrics.json``: dev metrics from PyTorch and from the ONNX file under ONNX Runtime,
-  and the largest logit difference of TVM's module from ONNX Runtime's;
+  and the largest logit differences of PyTorch and of TVM's module from ONNX Runtime on
+  the first dev examples;
 - ``latency.json``: the architecture's latencies on the device (TVM and ONNX Runtime).
 """
 
@@ -32,7 +33,7 @@ from .glue import glue_metrics
 from .training import TaskData
 
 BUNDLE_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-TVM_CHECK_EXAMPLES = 32
+CHECK_EXAMPLES = 32  # dev examples whose logits are compared across PyTorch, ONNX Runtime and TVM
 
 
 def _padded(data: TaskData, row: dict) -> dict[str, np.ndarray]:
@@ -52,6 +53,17 @@ def onnx_logits(onnx_path: Path, data: TaskData, num_threads: int) -> np.ndarray
     options.intra_op_num_threads = num_threads
     session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     return np.concatenate([session.run(["logits"], _padded(data, row))[0] for row in data.dev])
+
+
+def pytorch_logits(model, data: TaskData, count: int) -> np.ndarray:
+    """Logits of the PyTorch model for the first ``count`` dev examples, padded like the bundle's."""
+    import torch
+
+    with torch.no_grad():
+        rows = data.dev.select(range(min(count, len(data.dev))))
+        return np.concatenate(
+            [model(**{k: torch.from_numpy(v) for k, v in _padded(data, row).items()}).logits.numpy() for row in rows]
+        )
 
 
 def tvm_logits(library: Path, data: TaskData, count: int) -> np.ndarray:
@@ -98,8 +110,9 @@ def write_bundle(
         "pytorch": pytorch_metrics,
         "onnxruntime": glue_metrics(data.task, logits, np.asarray(data.dev["labels"])),
     }
+    reference = logits[: min(CHECK_EXAMPLES, len(logits))]
+    metrics["onnx_max_abs_logit_diff"] = float(np.abs(pytorch_logits(model, data, len(reference)) - reference).max())
     if device.rpc is None:  # a remote device's module does not load here
-        reference = logits[: min(TVM_CHECK_EXAMPLES, len(logits))]
         metrics["tvm_max_abs_logit_diff"] = float(np.abs(tvm_logits(partial / "model.so", data, len(reference)) - reference).max())
     description = {
         "arch": arch.to_dict(),
