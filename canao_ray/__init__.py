@@ -11,6 +11,7 @@ __all__ = [
     "ConstrainedOptunaSearch",
     "ParetoASHA",
     "SearchConfig",
+    "finalize_run",
     "run_search",
 ]
 
@@ -20,3 +21,10 @@ def run_search(config, out_dir):
     from .search import run_search as run
 
     return run(config, out_dir)
+
+
+def finalize_run(run_dir, archs=None):
+    """Train a run's chosen architectures fully and bundle them; see ``canao_ray.finalize``."""
+    from .finalize import finalize_run as run
+
+    return run(run_dir, archs)

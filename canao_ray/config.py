@@ -283,6 +283,10 @@ class SearchConfig:
             mark = getattr(error, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
             raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}") from None
+        task = values.get("task") if isinstance(values, Mapping) else None
+        if isinstance(task, Mapping) and isinstance(task.get("data_dir"), str):
+            # A relative data directory is relative to the file that names it.
+            values = {**values, "task": {**task, "data_dir": str(path.parent / Path(task["data_dir"]).expanduser())}}
         return cls.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
