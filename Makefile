@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.canao-installed
 PYPROJECT_HASH := $(shell sha256sum pyproject.toml | cut -c1-16)
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test sst2 clean
 
 setup:
 	@if [ ! -x $(VENV)/bin/python ]; then $(PYTHON) -m venv $(VENV); fi
@@ -18,6 +18,9 @@ setup:
 
 demo: setup
 	$(VENV)/bin/canao search
+
+sst2: setup
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python experiments/canao_sst2.py
 
 test: setup
 	$(VENV)/bin/python -m pytest -q tests
