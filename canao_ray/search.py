@@ -57,6 +57,8 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
         except ConnectionError as error:
             raise ConfigError(f"latency.rpc.tracker: {error}") from None
     cache_dir = config.resolved_cache_dir()
+    # Before the run directory exists: missing data or teacher files fail here, cleanly.
+    teacher_dir = str(prepare_teacher(config, cache_dir)) if config.teacher is not None else None
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(__import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
 
@@ -74,7 +76,6 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
         storage=storage,
         study_name=config.name,
     )
-    teacher_dir = str(prepare_teacher(config, cache_dir)) if config.teacher is not None else None
     trainable = tune.with_resources(
         tune.with_parameters(train_candidate, settings=config, teacher_dir=teacher_dir),
         {"cpu": config.search.trial_cpus},

@@ -14,12 +14,12 @@ import torch
 
 from search_spaces import Arch, to_bert_config
 
-from .config import EMBEDDED_TASK, SearchConfig, TaskConfig, TeacherSettings, TrainingSettings
+from .config import EMBEDDED_TASK, ConfigError, SearchConfig, TaskConfig, TeacherSettings, TrainingSettings
 from .distill import Distiller
 from .embedded_task import LABELS, build_tokenizer, generate
-from .glue import GlueTask, glue_metrics, glue_task, load_glue
+from .glue import GlueDataError, GlueTask, glue_metrics, glue_task, load_glue
 from .inherit import Importance, importance, inherit, select
-from .teacher import checkpoint_path, finetuned_dir, save_atomically
+from .teacher import TeacherError, checkpoint_path, finetuned_dir, save_atomically
 
 IMPORTANCE_FILE = "importance.safetensors"
 
@@ -216,8 +216,16 @@ def prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
     """The teacher fine-tuned on the config's task: from the cache, or trained now and cached.
 
     It learns from the whole training split: the search's ``num_train`` is a proxy
-    budget for candidates, not a limit on what the teacher knows.
+    budget for candidates, not a limit on what the teacher knows. Missing data or
+    teacher files raise ``ConfigError``.
     """
+    try:
+        return _prepare_teacher(config, cache_dir)
+    except (GlueDataError, TeacherError) as error:
+        raise ConfigError(str(error)) from None
+
+
+def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
     import dataclasses
 
     from transformers import AutoModelForSequenceClassification

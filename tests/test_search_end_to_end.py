@@ -45,6 +45,9 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
         ("latency:\n  budget_ms: -1\n", "budget_ms must be a positive"),
         ("laytency: {}\n", "unknown key 'laytency'"),
         ("space:\n  num_layers: []\n", "num_layers is empty"),
+        ("task: {name: sst2, data_dir: /nonexistent}\nteacher: {}\n", "no folder sst2/ in '/nonexistent'"),
+        ("task: {name: sst2}\n", "needs a teacher"),
+        ("task: {name: sst2}\nteacher: {model: /nonexistent/teacher}\n", "teacher '/nonexistent/teacher': no such directory"),
     ],
 )
 def test_cli_rejects_bad_config_without_writing(tmp_path, yaml_text, message):
