@@ -286,7 +286,7 @@ class SearchConfig:
         task = values.get("task") if isinstance(values, Mapping) else None
         if isinstance(task, Mapping) and isinstance(task.get("data_dir"), str):
             # A relative data directory is relative to the file that names it.
-            values = {**values, "task": {**task, "data_dir": str(path.parent / Path(task["data_dir"]).expanduser())}}
+            values = {**values, "task": {**task, "data_dir": str((path.parent / Path(task["data_dir"]).expanduser()).resolve())}}
         return cls.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
