@@ -42,3 +42,19 @@ def test_tune_is_resumable(tmp_path):
     assert "1 layer shapes" in first.stdout and "0 already in the database" in first.stdout
     again = _canao("tune", "--config", str(config), cache_dir=tmp_path / "cache")
     assert again.returncode == 0 and " 0 tasks tuned" in again.stdout
+
+
+def test_finalize_rejects_a_directory_that_is_not_a_finished_search(tmp_path):
+    missing = _canao("finalize", str(tmp_path / "nothing"), cache_dir=tmp_path)
+    assert missing.returncode == 2 and "has no config.yaml" in missing.stderr
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("name: unfinished\n")
+    unfinished = _canao("finalize", str(run), cache_dir=tmp_path)
+    assert unfinished.returncode == 2 and "has no pareto.json" in unfinished.stderr
+    (run / "pareto.json").write_text("[]")
+    empty = _canao("finalize", str(run), cache_dir=tmp_path)
+    assert empty.returncode == 2 and "front" in empty.stderr and "is empty" in empty.stderr
+    for proc in (missing, unfinished, empty):
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "pareto.json"]
