@@ -146,18 +146,22 @@ class LatencySettings:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """How each candidate is trained on the task (AdamW, linear decay)."""
+    """How each candidate is trained on the task: AdamW, the learning rate rising linearly
+    over the first ``warmup_ratio`` of the steps, then decaying linearly to zero."""
 
     epochs: int = 4
     batch_size: int = 16
     learning_rate: float = 5e-4
     weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         _positive("training", self, "epochs", "batch_size")
         if not self.learning_rate > 0:
             raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"training.warmup_ratio must be within [0, 1), got {self.warmup_ratio}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any, Callable, ContextManager, Iterator
 
 import numpy as np
 import torch
+from transformers import get_linear_schedule_with_warmup
 
 from search_spaces import Arch, to_bert_config
 
@@ -147,7 +148,8 @@ def _plain_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
 
 
 class Trainer:
-    """AdamW with linear decay over the configured epochs; one ``epoch()`` call per report.
+    """AdamW with linear warm-up and decay over the configured epochs; one ``epoch()``
+    call per report.
 
     ``loss(model, batch)`` is the task's own loss unless a ``Distiller`` supplies one.
     """
@@ -167,9 +169,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
         )
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: max(0.0, 1.0 - step / steps)
-        )
+        self.schedule = get_linear_schedule_with_warmup(self.optimizer, int(settings.warmup_ratio * steps), steps)
         self.epochs_done = 0
 
     def _batches(self, dataset, batch_size: int, shuffle: bool, seed: int) -> Iterator[dict[str, torch.Tensor]]:
