@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ray
 
-from device_profilers import BACKENDS, Device, Latency, MeasureProtocol, TuningSettings, measure_latency, start_broker
+from device_profilers import BACKENDS, Device, Latency, MeasureProtocol, TuningSettings, measure_latency, running_broker
 from search_spaces import Arch
 
 from .config import ConfigError
@@ -60,8 +60,8 @@ def profile_arch(
     if started_here:
         ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
-        broker = start_broker([device], str(cache_dir), tuning, protocol, use_cache)  # noqa: F841
-        return [measure_latency(arch, device.name, backend, batch, seq_len) for backend in backends]
+        with running_broker([device], str(cache_dir), tuning, protocol, use_cache):
+            return [measure_latency(arch, device.name, backend, batch, seq_len) for backend in backends]
     finally:
         if started_here:
             ray.shutdown()

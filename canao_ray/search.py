@@ -10,7 +10,7 @@ import optuna
 import ray
 from ray import tune
 
-from device_profilers import start_broker
+from device_profilers import running_broker
 
 from .config import ConfigError, SearchConfig
 from .results import TrialProgress, TrialsLog, write_report
@@ -64,9 +64,6 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
 
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
-    broker = start_broker(  # noqa: F841 - the handle keeps the named actor alive
-        [device], str(cache_dir), config.latency.tuning, config.latency.protocol, config.latency.use_cache
-    )
     storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
     searcher = ConstrainedOptunaSearch(
         space=config.space,
@@ -95,7 +92,10 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
             verbose=1,
         ),
     )
-    tuner.fit()
+    with running_broker(
+        [device], str(cache_dir), config.latency.tuning, config.latency.protocol, config.latency.use_cache
+    ):
+        tuner.fit()
     study = optuna.load_study(study_name=config.name, storage=storage)
     command = "canao " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "canao search"
     write_report(run_dir, study, config.space, config.latency.budget_ms, command, config.task.score_name)

@@ -1,6 +1,14 @@
 """How fast an Arch runs on a device: ONNX export, TVM/ONNX Runtime backends, profiler actors."""
 
-from .broker import BROKER_NAME, ProfilerBroker, get_broker, measure_latency, start_broker, training_turn
+from .broker import (
+    BROKER_NAME,
+    ProfilerBroker,
+    get_broker,
+    measure_latency,
+    running_broker,
+    start_broker,
+    training_turn,
+)
 from .cache import LatencyCache, cache_key
 from .core_gate import CoreGate
 from .devices import Device, RpcEndpoint, local_cpu, local_gpu, resolve_device, rpc_device
@@ -27,6 +35,7 @@ __all__ = [
     "measure_latency",
     "resolve_device",
     "rpc_device",
+    "running_broker",
     "start_broker",
     "training_turn",
 ]

@@ -7,6 +7,7 @@ the latency cache, and any trainable reaches it by name (``measure_latency``).
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -135,6 +136,40 @@ def start_broker(
         .options(name=name, num_cpus=0, max_concurrency=64, scheduling_strategy="DEFAULT")
         .remote(devices, str(cache_dir), tuning, protocol, use_cache)
     )
+
+
+@contextmanager
+def running_broker(
+    devices: list[Device],
+    cache_dir: str,
+    tuning: TuningSettings = TuningSettings(),
+    protocol: MeasureProtocol = MeasureProtocol(),
+    use_cache: bool = True,
+    name: str = BROKER_NAME,
+):
+    """``start_broker`` for the length of a ``with`` block.
+
+    On leaving, the broker is killed (its profilers share its fate) and the call returns
+    once Ray has released the name. A later block in the same Ray session, such as
+    ``canao finalize`` after a search, then starts its own broker instead of finding
+    the old one still dying.
+    """
+    broker = start_broker(devices, cache_dir, tuning, protocol, use_cache, name)
+    try:
+        yield broker
+    finally:
+        ray.kill(broker)
+        _wait_until_released(name)
+
+
+def _wait_until_released(name: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(name)
+        except ValueError:
+            return
+        time.sleep(0.05)
 
 
 def get_broker(name: str = BROKER_NAME):

@@ -10,8 +10,10 @@ from device_profilers import (
     Device,
     MeasureProtocol,
     TuningSettings,
+    get_broker,
     local_cpu,
     measure_latency,
+    running_broker,
     start_broker,
     training_turn,
 )
@@ -62,3 +64,12 @@ def test_measurement_waits_for_training_on_its_node(ray_cluster, tmp_path):
     latency = measure_latency(TINY, backend="ort", seq_len=16)
     assert latency.measured_at >= ray.get(turn_ended)
     del broker
+
+
+def test_back_to_back_broker_blocks_in_one_session(ray_cluster, tmp_path):
+    """A search then a finalize in one Ray session each start a broker under the same name."""
+    for _ in range(2):
+        with running_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK):
+            assert measure_latency(TINY, "local-cpu", "ort", 1, 16).median_ms > 0
+    with pytest.raises(RuntimeError, match="no profiler broker"):
+        get_broker()
