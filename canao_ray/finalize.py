@@ -20,7 +20,8 @@ from search_spaces import Arch
 from .bundle import write_bundle
 from .config import ConfigError, SearchConfig
 from .profile import profile_arch
-from .training import Trainer, build_student, count_parameters, load_task, prepare_teacher
+from .teacher import build_student, prepare_teacher
+from .training import Trainer, count_parameters, load_task
 
 FINAL_DIR = "final"
 

@@ -17,7 +17,7 @@ from .results import TrialProgress, TrialsLog, write_report
 from .scheduler import ParetoASHA
 from .searcher import ConstrainedOptunaSearch
 from .trainable import train_candidate
-from .training import prepare_teacher
+from .teacher import prepare_teacher
 
 OBJECTIVES = ["score", "latency_ms"]  # score: the task's headline metric (accuracy on SST-2)
 MODES = ["max", "min"]

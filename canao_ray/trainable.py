@@ -10,7 +10,8 @@ from search_spaces import Arch
 
 from .config import SearchConfig
 from .searcher import CONSTRAINT_KEY, FINAL_KEY
-from .training import Trainer, build_student, count_parameters, load_task
+from .teacher import build_student
+from .training import Trainer, count_parameters, load_task
 
 
 def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | None = None) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
 import numpy as np
@@ -15,16 +12,10 @@ from transformers import get_linear_schedule_with_warmup
 
 from search_spaces import Arch, to_bert_config
 
-from .config import EMBEDDED_TASK, ConfigError, SearchConfig, TaskConfig, TeacherSettings, TrainingSettings
-from .distill import Distiller
+from .checkpoints import teacher_tokenizer
+from .config import EMBEDDED_TASK, TaskConfig, TeacherSettings, TrainingSettings
 from .embedded_task import LABELS, build_tokenizer, generate
-from .glue import GlueDataError, GlueTask, glue_metrics, glue_task, load_glue
-from .inherit import Importance, importance, inherit, select
-from .teacher import TeacherError, checkpoint_path, finetuned_dir, save_atomically
-
-IMPORTANCE_FILE = "importance.safetensors"
-
-logger = logging.getLogger(__name__)
+from .glue import GlueTask, glue_metrics, glue_task, load_glue
 
 STEPS_PER_TURN = 32  # training steps between chances for a measurement to take the cores
 EMBEDDED_SIZES = (4000, 600)  # generated train and dev examples when the config gives none
@@ -82,7 +73,7 @@ def load_task(task: TaskConfig, teacher: TeacherSettings | None = None) -> TaskD
 
         spec, raw = EMBEDDED, {"train": generated(num_train, task.seed), "validation": generated(num_dev, task.seed + 1_000_003)}
     else:
-        tokenizer = load_tokenizer_of(teacher, task)
+        tokenizer = teacher_tokenizer(teacher, task)
         spec, raw = glue_task(task.name), load_glue(task.name, task.data_dir)
         raw = {
             "train": _subset(raw["train"], task.num_train, task.seed),
@@ -99,14 +90,6 @@ def load_task(task: TaskConfig, teacher: TeacherSettings | None = None) -> TaskD
         return encoded.rename_column("label", "labels")
 
     return TaskData(spec, prepare(raw["train"]), prepare(raw["validation"]), tokenizer, task.seq_len)
-
-
-def load_tokenizer_of(teacher: TeacherSettings | None, task: TaskConfig):
-    from transformers import AutoTokenizer
-
-    if teacher is None:
-        raise ValueError(f"task {task.name!r} is tokenised with the teacher's tokenizer: set teacher.model")
-    return AutoTokenizer.from_pretrained(checkpoint_path(teacher.model), model_max_length=task.seq_len)
 
 
 def build_model(arch: Arch, data: TaskData, seed: int) -> torch.nn.Module:
@@ -143,7 +126,7 @@ def batches(data: TaskData, dataset, batch_size: int, shuffle: bool, seed: int) 
     yield from torch.utils.data.DataLoader(rows, batch_size=batch_size, sampler=order, collate_fn=data.collate)
 
 
-def _plain_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def task_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return model(**batch).loss
 
 
@@ -159,7 +142,7 @@ class Trainer:
         model: torch.nn.Module,
         data: TaskData,
         settings: TrainingSettings,
-        loss: Callable[[torch.nn.Module, dict], torch.Tensor] = _plain_loss,
+        loss: Callable[[torch.nn.Module, dict], torch.Tensor] = task_loss,
     ):
         self.model = model
         self.data = data
@@ -210,87 +193,3 @@ class Trainer:
                 logits.append(self.model(**batch).logits.float().numpy())
         metrics = glue_metrics(self.data.task, np.concatenate(logits), np.concatenate(labels))
         return {**metrics, "score": metrics[self.data.task.score_name]}
-
-
-def prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
-    """The teacher fine-tuned on the config's task: from the cache, or trained now and cached.
-
-    It learns from ``teacher.num_train`` examples, by default the whole training split:
-    the task's ``num_train`` is a proxy budget for candidates, not a limit on what the
-    teacher knows. Missing data or teacher files raise ``ConfigError``.
-    """
-    try:
-        return _prepare_teacher(config, cache_dir)
-    except (GlueDataError, TeacherError) as error:
-        raise ConfigError(str(error)) from None
-
-
-def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
-    import dataclasses
-
-    from transformers import AutoModelForSequenceClassification
-
-    teacher = config.teacher
-    data = load_task(dataclasses.replace(config.task, num_train=teacher.num_train), teacher)
-    settings = teacher.finetune
-    target = finetuned_dir(cache_dir, teacher.model, data.key, settings.__dict__)
-    if (target / "metrics.json").is_file():
-        _ensure_importance(target, data, teacher)
-        return target
-    torch.manual_seed(settings.seed)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        checkpoint_path(teacher.model), num_labels=data.num_labels
-    )
-    trainer = Trainer(model, data, settings)
-    metrics: dict[str, float] = {}
-    for epoch in range(1, settings.epochs + 1):
-        loss = trainer.epoch()
-        metrics = {**trainer.evaluate(), "loss": loss, "epoch": epoch}
-        logger.info("teacher %s epoch %d: %s", teacher.model, epoch, metrics)
-        print(f"teacher {teacher.model} on {data.task.name}, epoch {epoch}: {metrics}", flush=True)
-    save_atomically(model, data.tokenizer, {**metrics, "task": data.key, "teacher": teacher.model}, target)
-    _ensure_importance(target, data, teacher)
-    return target
-
-
-def _ensure_importance(teacher_dir: Path, data: TaskData, teacher: TeacherSettings) -> None:
-    """Rank the fine-tuned teacher's units on training batches, once (kept beside it)."""
-    import itertools
-
-    from safetensors.torch import save_file
-    from transformers import AutoModelForSequenceClassification
-
-    path = teacher_dir / IMPORTANCE_FILE
-    if path.is_file():
-        return
-    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir)
-    sample = itertools.islice(batches(data, data.train, teacher.finetune.batch_size, True, teacher.finetune.seed), teacher.importance_batches)
-    scores = importance(model, sample)
-    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
-    save_file({k: v.contiguous() for k, v in scores.__dict__.items()}, str(partial))
-    os.replace(partial, path)
-
-
-def load_teacher(teacher_dir: str | Path) -> tuple[torch.nn.Module, Importance]:
-    from safetensors.torch import load_file
-    from transformers import AutoModelForSequenceClassification
-
-    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir).eval()
-    return model, Importance(**load_file(str(Path(teacher_dir) / IMPORTANCE_FILE)))
-
-
-def build_student(
-    arch: Arch, data: TaskData, config: SearchConfig, teacher_dir: str | Path | None
-) -> tuple[torch.nn.Module, Callable[[torch.nn.Module, dict], torch.Tensor]]:
-    """A candidate and its training loss: fresh and plain without a teacher; else with
-    the teacher's most important weights (``teacher.inherit``) and distilled from it."""
-    model = build_model(arch, data, config.training.seed)
-    if teacher_dir is None or config.teacher is None:
-        return model, _plain_loss
-    teacher, scores = load_teacher(teacher_dir)
-    selection = select(arch, teacher.config, scores)
-    if config.teacher.inherit:
-        inherit(model, teacher, selection)
-    if config.teacher.distill is None:
-        return model, _plain_loss
-    return model, Distiller(teacher, selection, config.teacher.distill, data.task.is_regression).loss

@@ -22,7 +22,7 @@ from pathlib import Path
 from canao_ray import SearchConfig, finalize_run, run_search
 from canao_ray.pretune import pretune
 from canao_ray.profile import profile_arch
-from canao_ray.training import prepare_teacher
+from canao_ray.teacher import prepare_teacher
 from search_spaces import Arch
 
 HERE = Path(__file__).resolve().parent
