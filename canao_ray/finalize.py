@@ -65,7 +65,9 @@ def finalize_run(run_dir: str | Path, archs: list[Arch] | None = None) -> list[d
             cache_dir=cache_dir,
             tuning=config.latency.tuning,
             protocol=config.latency.protocol,
-            use_cache=config.latency.use_cache,
+            # Measured afresh, with nothing else running: the search's figure may have been
+            # taken while other trials waited for their training turn.
+            use_cache=False,
         )
         model, loss = build_student(arch, data, dataclasses.replace(config, training=settings), teacher_dir)
         trainer = Trainer(model, data, settings, loss)

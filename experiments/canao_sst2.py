@@ -59,7 +59,7 @@ def measure(config: SearchConfig, arch: Arch) -> dict[str, float]:
         cache_dir=config.resolved_cache_dir(),
         tuning=config.latency.tuning,
         protocol=config.latency.protocol,
-        use_cache=config.latency.use_cache,
+        use_cache=False,  # measured afresh, like finalize's models
     )
     return {lat.backend: lat.median_ms for lat in latencies}
 
