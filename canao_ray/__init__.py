@@ -1,6 +1,7 @@
 """canao-ray: compiler-aware neural architecture search as a Ray Tune plugin."""
 
 from .config import ConfigError, SearchConfig
+from .controller import ControllerSampler, budget_reward
 from .scheduler import ParetoASHA
 from .searcher import CONSTRAINT_KEY, FINAL_KEY, ConstrainedOptunaSearch
 
@@ -9,8 +10,10 @@ __all__ = [
     "FINAL_KEY",
     "ConfigError",
     "ConstrainedOptunaSearch",
+    "ControllerSampler",
     "ParetoASHA",
     "SearchConfig",
+    "budget_reward",
     "finalize_run",
     "run_search",
 ]

@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 
 
 EMBEDDED_TASK = "embedded"
-SAMPLERS = ("nsga2", "tpe", "random")
+SAMPLERS = ("nsga2", "tpe", "gp", "random", "controller")
 SCHEDULERS = ("pareto_asha", "asha", "none")
 
 

@@ -12,8 +12,11 @@ from ray import tune
 
 from search_spaces import BertSpace
 
+from .hypervolume import read_history
 from .searcher import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, STOPPED_AT
 
+#: Written by ``HypervolumeHistory`` as trials end, plotted by ``write_report``.
+HYPERVOLUME_FILE = "hypervolume.jsonl"
 FINAL_KEYS = ("score", "accuracy", "latency_ms", "latency_p90_ms", "params", "epoch", "feasible", "compile_s", "tune_s")
 
 
@@ -154,6 +157,21 @@ def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: P
     plt.close(fig)
 
 
+def plot_hypervolume(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.step([r["finished"] for r in history], [r["hypervolume"] for r in history], where="post")
+    ax.set_xlabel("finished trials")
+    ax.set_ylabel("hypervolume (score x ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def trial_counts(study: optuna.Study) -> str:
     """One sentence saying what happened to the study's trials."""
     trials = study.get_trials(deepcopy=False)
@@ -190,6 +208,17 @@ def write_report(
             f"| {row['number']} | {row['arch_key']} | {a.get('num_layers')} | {a.get('hidden_size')} | "
             f"{a.get('num_heads')} | {a.get('intermediate_size')} | {row['score']:.4f} | {row['latency_ms']:.3f} |"
         )
-    lines += ["", "![Pareto front](pareto.png)", "", "Reproduce:", "", "```", command, "```", ""]
+    lines += ["", "![Pareto front](pareto.png)", ""]
+    history = read_history(run_dir / HYPERVOLUME_FILE)
+    if history:
+        plot_hypervolume(history, run_dir / "hypervolume.png")
+        lines += [
+            f"Hypervolume after {history[-1]['finished']} finished trials: {history[-1]['hypervolume']:.4g} "
+            f"(score x ms, reference point: score 0 and the {budget_ms} ms budget).",
+            "",
+            "![Hypervolume over finished trials](hypervolume.png)",
+            "",
+        ]
+    lines += ["Reproduce:", "", "```", command, "```", ""]
     write_atomic(run_dir / "report.md", "\n".join(lines))
     return front

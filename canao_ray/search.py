@@ -13,7 +13,9 @@ from ray import tune
 from device_profilers import running_broker
 
 from .config import ConfigError, SearchConfig
-from .results import TrialProgress, TrialsLog, write_report
+from .controller import ControllerSampler, budget_reward
+from .hypervolume import HypervolumeHistory
+from .results import HYPERVOLUME_FILE, TrialProgress, TrialsLog, write_report
 from .scheduler import ParetoASHA
 from .searcher import ConstrainedOptunaSearch
 from .trainable import train_candidate
@@ -24,12 +26,24 @@ MODES = ["max", "min"]
 
 
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
+    """The configured sampler. All but ``random`` read the latency budget from the
+    constraint each trial carries (see ``ConstrainedOptunaSearch``); the controller
+    folds it into its reward instead."""
     s = config.search
     if s.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=s.population_size, seed=s.seed)
     if s.sampler == "tpe":
         return optuna.samplers.TPESampler(multivariate=True, seed=s.seed)
+    if s.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=s.seed)
+    if s.sampler == "controller":
+        return ControllerSampler(budget_reward(config.latency.budget_ms), seed=s.seed)
     return optuna.samplers.RandomSampler(seed=s.seed)
+
+
+def hypervolume_reference(config: SearchConfig) -> tuple[float, float]:
+    """Score 0 (chance level or worse adds nothing, for every GLUE metric) and the budget."""
+    return (0.0, config.latency.budget_ms)
 
 
 def make_scheduler(config: SearchConfig) -> tune.schedulers.TrialScheduler | None:
@@ -88,7 +102,11 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
         run_config=tune.RunConfig(
             name=config.name,
             storage_path=str(run_dir / "ray"),
-            callbacks=[TrialsLog(run_dir / "trials.jsonl"), TrialProgress()],
+            callbacks=[
+                TrialsLog(run_dir / "trials.jsonl"),
+                TrialProgress(),
+                HypervolumeHistory(run_dir / HYPERVOLUME_FILE, OBJECTIVES, MODES, hypervolume_reference(config)),
+            ],
             verbose=1,
         ),
     )

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from canao_ray import SearchConfig, run_search
+from canao_ray.hypervolume import read_history
 
 
 
@@ -16,7 +17,7 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
             "name": "e2e",
             "task": {"num_train": 200, "num_dev": 100, "seq_len": 16},
             "space": {"num_layers": [1, 2, 3], "num_heads": [2], "head_dim": [16], "ffn_ratio": [2]},
-            "search": {"num_samples": 3, "sampler": "random"},
+            "search": {"num_samples": 3, "sampler": "controller"},  # CANAO's own sampler, in a real Tune run
             "latency": {"budget_ms": 1000.0, "tuning": {"trials_per_task": 2}, "protocol": {"warmup": 1, "repeats": 5, "min_repeat_ms": 5, "blocks": 2, "block_pause_s": 0, "max_blocks": 3}},
             "training": {"epochs": 2},
             "cache_dir": str(tmp_path / "cache"),
@@ -36,7 +37,12 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
     assert {row["ray_trial_id"] for row in front} <= fully_trained
     assert all(row["arch_key"].startswith("L") for row in front)
     assert (run_dir / "pareto.png").stat().st_size > 0
-    assert "| trial |" in (run_dir / "report.md").read_text()
+    report = (run_dir / "report.md").read_text()
+    assert "| trial |" in report
+    history = read_history(run_dir / "hypervolume.jsonl")
+    assert [r["finished"] for r in history] == [1, 2, 3]
+    assert history[-1]["hypervolume"] > 0 and "Hypervolume after 3 finished trials" in report
+    assert (run_dir / "hypervolume.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(
