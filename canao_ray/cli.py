@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     search = commands.add_parser("search", help="run a search (no arguments: the embedded quickstart)")
     search.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
     search.add_argument("--out", type=Path, help="run directory (default: canao_runs/<name>-<time>)")
+    search.add_argument("--resume", type=Path, metavar="RUN_DIR", help="finish the interrupted search of this run directory (with its own config)")
     tune = commands.add_parser("tune", help="pre-tune every operator shape of a search space (resumable)")
     tune.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
     finalize = commands.add_parser("finalize", help="train chosen Pareto architectures of a run fully and bundle them")
@@ -45,13 +46,20 @@ def main(argv: list[str] | None = None) -> int:
             return _profile(args)
         if args.command == "finalize":
             return _finalize(args)
-        config = SearchConfig.from_yaml(args.config) if args.config else SearchConfig()
-        if args.command == "tune":
-            return _tune(config)
-        out = args.out or Path("canao_runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        from .search import run_search
+        if args.command == "search" and args.resume:
+            if args.config or args.out:
+                parser.error("--resume takes the run's own config and directory: drop --config and --out")
+            from .search import resume_search
 
-        run_dir = run_search(config, out)
+            run_dir = resume_search(args.resume)
+        else:
+            config = SearchConfig.from_yaml(args.config) if args.config else SearchConfig()
+            if args.command == "tune":
+                return _tune(config)
+            out = args.out or Path("canao_runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            from .search import run_search
+
+            run_dir = run_search(config, out)
     except ConfigError as error:
         print(f"canao: error: {error}", file=sys.stderr)
         return 2

@@ -8,7 +8,6 @@ improves makes samplers and schedulers comparable (see ``experiments/bench_searc
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ import numpy as np
 from optuna._hypervolume import compute_hypervolume
 from ray import tune
 
+from .jsonl import append_record, read_records, trim_partial_line
 from .searcher import FINAL_KEY
 
 
@@ -32,52 +32,44 @@ def hypervolume(points: Sequence[Sequence[float]], modes: Sequence[str], referen
 
 
 class HypervolumeHistory(tune.Callback):
-    """Appends ``{"finished", "trial_id", "hypervolume", "time"}`` to a JSON-lines file
-    each time a trial ends, so the search's progress can be read (and plotted) while it runs.
+    """Appends ``{"finished", "trial_id", "point", "hypervolume", "time"}`` to a JSON-lines
+    file each time a trial ends, so the search's progress can be read (and plotted) while
+    it runs. Usable in any Tune run that reports the ``metrics`` it is given.
 
-    A trial counts toward the front when it reported every metric and did not stop early
-    (its last report has no ``final: False``: a partly trained score is not its score).
-    Errored trials add a line with the hypervolume unchanged.
+    A trial's ``point`` joins the front when it reported every metric and did not stop
+    early (its last report has no ``final: False``: a partly trained score is not its
+    score); otherwise ``point`` is null and the hypervolume is unchanged. A resumed run
+    picks up the file where the interrupted one left it.
     """
 
     def __init__(self, path: str | os.PathLike, metrics: Sequence[str], modes: Sequence[str], reference: Sequence[float]):
         self.path = Path(path)
         self.metrics, self.modes, self.reference = list(metrics), list(modes), list(reference)
-        self.points: list[list[float]] = []
-        self.finished = 0
+        self.records: list[dict] = []
+
+    def setup(self, **info):
+        trim_partial_line(self.path)
+        self.records = read_records(self.path)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         result = trial.last_result or {}
-        if result.get(FINAL_KEY) is not False and all(result.get(m) is not None for m in self.metrics):
-            self.points.append([float(result[m]) for m in self.metrics])
-        self._append(trial)
+        counts = result.get(FINAL_KEY) is not False and all(result.get(m) is not None for m in self.metrics)
+        self._append(trial, [float(result[m]) for m in self.metrics] if counts else None)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self._append(trial)
+        self._append(trial, None)
 
-    def _append(self, trial) -> None:
-        self.finished += 1
+    def _append(self, trial, point: list[float] | None) -> None:
+        if any(record["trial_id"] == trial.trial_id for record in self.records):
+            return
+        points = [r["point"] for r in self.records if r["point"] is not None]
+        points += [point] if point is not None else []
         record = {
-            "finished": self.finished,
+            "finished": len(self.records) + 1,
             "trial_id": trial.trial_id,
-            "hypervolume": hypervolume(self.points, self.modes, self.reference),
+            "point": point,
+            "hypervolume": hypervolume(points, self.modes, self.reference),
             "time": time.time(),
         }
-        with open(self.path, "a") as stream:
-            stream.write(json.dumps(record) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-
-
-def read_history(path: str | os.PathLike) -> list[dict]:
-    """The records a ``HypervolumeHistory`` wrote (none if the file does not exist)."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill mid-write
-    return records
+        append_record(self.path, record)
+        self.records.append(record)

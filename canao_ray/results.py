@@ -12,7 +12,7 @@ from ray import tune
 
 from search_spaces import BertSpace
 
-from .hypervolume import read_history
+from .jsonl import append_record, read_records, trim_partial_line
 from .searcher import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, STOPPED_AT
 
 #: Written by ``HypervolumeHistory`` as trials end, plotted by ``write_report``.
@@ -21,12 +21,23 @@ FINAL_KEYS = ("score", "accuracy", "latency_ms", "latency_p90_ms", "params", "ep
 
 
 class TrialsLog(tune.Callback):
-    """Appends one JSON object per finished trial (flushed and fsynced line by line)."""
+    """Appends one JSON object per finished trial (flushed and fsynced line by line).
+
+    A resumed search keeps the file: trials already logged by the interrupted driver are
+    not logged again, even when Tune reruns one that ended after its last checkpoint.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.logged: set[str] = set()
+
+    def setup(self, **info):
+        trim_partial_line(self.path)
+        self.logged = {record["trial_id"] for record in read_records(self.path)}
 
     def _write(self, trial, status: str) -> None:
+        if trial.trial_id in self.logged:
+            return
         result = trial.last_result or {}
         record = {
             "trial_id": trial.trial_id,
@@ -42,10 +53,8 @@ class TrialsLog(tune.Callback):
             },
             "error": str(trial.error_file) if status == "ERROR" else None,
         }
-        with open(self.path, "a") as stream:
-            stream.write(json.dumps(record) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
+        append_record(self.path, record)
+        self.logged.add(trial.trial_id)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         result = trial.last_result or {}
@@ -209,7 +218,7 @@ def write_report(
             f"{a.get('num_heads')} | {a.get('intermediate_size')} | {row['score']:.4f} | {row['latency_ms']:.3f} |"
         )
     lines += ["", "![Pareto front](pareto.png)", ""]
-    history = read_history(run_dir / HYPERVOLUME_FILE)
+    history = read_records(run_dir / HYPERVOLUME_FILE)
     if history:
         plot_hypervolume(history, run_dir / "hypervolume.png")
         lines += [

@@ -64,35 +64,21 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
     run_dir = Path(out_dir).resolve()
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"output directory {str(run_dir)!r} is not empty; choose a new --out")
-    device = config.latency.make_device()
-    if device.rpc is not None:
-        try:
-            device.rpc.check_reachable()
-        except ConnectionError as error:
-            raise ConfigError(f"latency.rpc.tracker: {error}") from None
-    cache_dir = config.resolved_cache_dir()
-    # Before the run directory exists: missing data or teacher files fail here, cleanly.
-    teacher_dir = str(prepare_teacher(config, cache_dir)) if config.teacher is not None else None
+    teacher_dir = _check_and_prepare(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(__import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
 
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
+    _init_ray()
     searcher = ConstrainedOptunaSearch(
         space=config.space,
         metric=OBJECTIVES,
         mode=MODES,
         sampler=make_sampler(config),
-        storage=storage,
+        storage=_study_storage(run_dir),
         study_name=config.name,
     )
-    trainable = tune.with_resources(
-        tune.with_parameters(train_candidate, settings=config, teacher_dir=teacher_dir),
-        {"cpu": config.search.trial_cpus},
-    )
     tuner = tune.Tuner(
-        trainable,
+        _trainable(config, teacher_dir),
         tune_config=tune.TuneConfig(
             search_alg=searcher,
             scheduler=make_scheduler(config),
@@ -110,11 +96,71 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
             verbose=1,
         ),
     )
+    return _fit(tuner, config, run_dir)
+
+
+def resume_search(run_dir: str | Path) -> Path:
+    """Finish a search whose driver died, from the run directory it was writing.
+
+    Tune's experiment state says which trials finished (they are kept, never rerun), and
+    the searcher it checkpointed continues on the same Optuna study, so the search ends
+    with the configured number of trials. Trials that were running are run again from
+    their first epoch. The config is the run's own ``config.yaml``.
+    """
+    run_dir = Path(run_dir).resolve()
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"{str(run_dir)!r} has no config.yaml: give the directory of an interrupted 'canao search'")
+    config = SearchConfig.from_yaml(run_dir / "config.yaml")
+    experiment = run_dir / "ray" / config.name
+    if not tune.Tuner.can_restore(str(experiment)):
+        raise ConfigError(f"{str(run_dir)!r} holds no Tune experiment state to resume (the search stopped before its first trial); start it again")
+    teacher_dir = _check_and_prepare(config)
+    _init_ray()
+    tuner = tune.Tuner.restore(str(experiment), _trainable(config, teacher_dir), resume_unfinished=True, resume_errored=False)
+    return _fit(tuner, config, run_dir)
+
+
+def _check_and_prepare(config: SearchConfig) -> str | None:
+    """Fail on an unreachable device or missing teacher files before anything is written;
+    returns the fine-tuned teacher's directory (None without a teacher)."""
+    device = config.latency.make_device()
+    if device.rpc is not None:
+        try:
+            device.rpc.check_reachable()
+        except ConnectionError as error:
+            raise ConfigError(f"latency.rpc.tracker: {error}") from None
+    if config.teacher is None:
+        return None
+    return str(prepare_teacher(config, config.resolved_cache_dir()))
+
+
+def _init_ray() -> None:
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+
+
+def _study_storage(run_dir: Path) -> optuna.storages.RDBStorage:
+    return optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
+
+
+def _trainable(config: SearchConfig, teacher_dir: str | None):
+    return tune.with_resources(
+        tune.with_parameters(train_candidate, settings=config, teacher_dir=teacher_dir),
+        {"cpu": config.search.trial_cpus},
+    )
+
+
+def _fit(tuner: tune.Tuner, config: SearchConfig, run_dir: Path) -> Path:
+    """Run the trials with the profiler broker up, then write the front and the report."""
     with running_broker(
-        [device], str(cache_dir), config.latency.tuning, config.latency.protocol, config.latency.use_cache
+        [config.latency.make_device()],
+        str(config.resolved_cache_dir()),
+        config.latency.tuning,
+        config.latency.protocol,
+        config.latency.use_cache,
     ):
         tuner.fit()
-    study = optuna.load_study(study_name=config.name, storage=storage)
+    study = optuna.load_study(study_name=config.name, storage=_study_storage(run_dir))
     command = "canao " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "canao search"
     write_report(run_dir, study, config.space, config.latency.budget_ms, command, config.task.score_name)
     return run_dir

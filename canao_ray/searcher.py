@@ -36,6 +36,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
       it is told PRUNED, so its partly trained accuracy never enters the front (Ray's
       OptunaSearch would tell it COMPLETE);
     - errored trials and NaN objectives become FAIL (Ray's would leave them RUNNING);
+    - a resumed search keeps the study as the record: a trial the study already holds
+      is not told again, and study trials no restored Tune trial owns become FAIL;
     - a suggestion whose params an earlier finished trial already had is answered from
       that trial (its values, or PRUNED if the scheduler stopped it) (Optuna's "skip duplicates" recipe) and the sampler asked again, up to
       ``max_resamples`` times; small grids are common here and retraining a known
@@ -78,10 +80,25 @@ class ConstrainedOptunaSearch(OptunaSearch):
         else:
             self._ot_study.tell(ot_trial, earlier.values)
 
+    def restore(self, checkpoint_path: str):
+        """Tune's restore, then FAIL the study trials an interrupted driver had asked for
+        after its last checkpoint: no Tune trial will ever report them."""
+        super().restore(checkpoint_path)
+        known = {ot_trial.number for ot_trial in self._ot_trials.values()}
+        for orphan in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if orphan.number not in known:
+                logger.warning("study trial %d was asked for by the interrupted driver but never run: marked FAIL", orphan.number)
+                self._ot_study.tell(orphan.number, state=TrialState.FAIL)
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
+        if self._ot_study.get_trials(deepcopy=False)[ot_trial.number].state.is_finished():
+            # Resumed search: Tune reran a trial that ended after its last checkpoint, but
+            # the study already holds its result. The first one stands.
+            self._completed_trials.add(trial_id)
+            return
         ot_trial.set_user_attr("ray_trial_id", trial_id)
         values = [None if not result else result.get(m) for m in self.metric]
         broken = any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)

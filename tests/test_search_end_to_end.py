@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from canao_ray import SearchConfig, run_search
-from canao_ray.hypervolume import read_history
+from canao_ray.jsonl import read_records
 
 
 
@@ -39,7 +39,7 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
     assert (run_dir / "pareto.png").stat().st_size > 0
     report = (run_dir / "report.md").read_text()
     assert "| trial |" in report
-    history = read_history(run_dir / "hypervolume.jsonl")
+    history = read_records(run_dir / "hypervolume.jsonl")
     assert [r["finished"] for r in history] == [1, 2, 3]
     assert history[-1]["hypervolume"] > 0 and "Hypervolume after 3 finished trials" in report
     assert (run_dir / "hypervolume.png").stat().st_size > 0
