@@ -15,15 +15,23 @@ __all__ = [
     "SearchConfig",
     "budget_reward",
     "finalize_run",
+    "resume_search",
     "run_search",
 ]
 
 
-def run_search(config, out_dir):
+def run_search(config, out_dir, address=None):
     """Run a search; see ``canao_ray.search.run_search`` (imported lazily: it starts Ray)."""
     from .search import run_search as run
 
-    return run(config, out_dir)
+    return run(config, out_dir, address)
+
+
+def resume_search(run_dir, address=None):
+    """Finish an interrupted search; see ``canao_ray.search.resume_search``."""
+    from .search import resume_search as resume
+
+    return resume(run_dir, address)
 
 
 def finalize_run(run_dir, archs=None):

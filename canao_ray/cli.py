@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
     search.add_argument("--out", type=Path, help="run directory (default: canao_runs/<name>-<time>)")
     search.add_argument("--resume", type=Path, metavar="RUN_DIR", help="finish the interrupted search of this run directory (with its own config)")
+    search.add_argument("--address", help="join this Ray cluster (e.g. head-node:6379 or auto) instead of starting Ray here")
     tune = commands.add_parser("tune", help="pre-tune every operator shape of a search space (resumable)")
     tune.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
     finalize = commands.add_parser("finalize", help="train chosen Pareto architectures of a run fully and bundle them")
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("--resume takes the run's own config and directory: drop --config and --out")
             from .search import resume_search
 
-            run_dir = resume_search(args.resume)
+            run_dir = resume_search(args.resume, args.address)
         else:
             config = SearchConfig.from_yaml(args.config) if args.config else SearchConfig()
             if args.command == "tune":
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out or Path("canao_runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
             from .search import run_search
 
-            run_dir = run_search(config, out)
+            run_dir = run_search(config, out, args.address)
     except ConfigError as error:
         print(f"canao: error: {error}", file=sys.stderr)
         return 2

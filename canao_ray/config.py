@@ -70,7 +70,8 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How candidates are chosen: Optuna sampler, trial count, concurrency, resources."""
+    """How candidates are chosen: Optuna sampler, trial count, concurrency, and what each
+    trial asks Ray for (``trial_gpus`` > 0 on a GPU cluster trains candidates there)."""
 
     num_samples: int = 8
     sampler: str = "nsga2"
@@ -78,9 +79,12 @@ class SearchSettings:
     seed: int = 0
     max_concurrent_trials: int = 1
     trial_cpus: int = 2
+    trial_gpus: float = 0.0
 
     def __post_init__(self) -> None:
         _positive("search", self, "num_samples", "max_concurrent_trials", "trial_cpus")
+        if self.trial_gpus < 0:
+            raise ConfigError(f"search.trial_gpus must be 0 or more, got {self.trial_gpus}")
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"search.sampler: unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
         if self.population_size < 2:
@@ -107,7 +111,13 @@ class RpcSettings:
 
 @dataclass(frozen=True)
 class LatencySettings:
-    """Where and how latency is measured, and the hard budget a candidate must meet."""
+    """Where and how latency is measured, and the hard budget a candidate must meet.
+
+    ``resources``: Ray custom resources the device's profiler asks for, e.g.
+    ``{"pixel-7": 1}``; on a cluster only the nodes started with that resource
+    (``ray start --resources '{"pixel-7": 1}'``) host it. When canao starts Ray itself,
+    this machine's node offers them.
+    """
 
     budget_ms: float = 1.0
     device: str = "local-cpu"
@@ -118,8 +128,12 @@ class LatencySettings:
     tuning: TuningSettings = field(default_factory=TuningSettings)
     protocol: MeasureProtocol = field(default_factory=MeasureProtocol)
     rpc: RpcSettings | None = None
+    resources: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, amount in self.resources.items():
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount > 0:
+                raise ConfigError(f"latency.resources.{name} must be a positive number, got {amount!r}")
         if not self.budget_ms > 0:
             raise ConfigError(f"latency.budget_ms must be a positive number of milliseconds, got {self.budget_ms}")
         if self.rpc is not None:
@@ -137,11 +151,12 @@ class LatencySettings:
         """The device to measure on: a remote one when ``rpc`` is set, else a known local one."""
         if self.rpc is None:
             try:
-                return resolve_device(self.device, self.num_threads)
+                device = resolve_device(self.device, self.num_threads)
             except ValueError as error:
                 raise ConfigError(f"latency.device: {error}") from None
+            return dataclasses.replace(device, resources={**device.resources, **self.resources})
         rpc = self.rpc
-        return rpc_device(self.device, rpc.tracker, rpc.key, rpc.num_threads, rpc.target, rpc.cc)
+        return rpc_device(self.device, rpc.tracker, rpc.key, rpc.num_threads, rpc.target, rpc.cc, self.resources)
 
 
 @dataclass(frozen=True)

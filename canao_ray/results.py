@@ -49,6 +49,7 @@ class TrialsLog(tune.Callback):
                 "p90_ms": result.get("latency_p90_ms"),
                 "backend": result.get("latency_backend"),
                 "device": result.get("latency_device"),
+                "node": result.get("latency_node"),
                 "cached": result.get("latency_cached"),
             },
             "error": str(trial.error_file) if status == "ERROR" else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -59,16 +61,20 @@ def make_scheduler(config: SearchConfig) -> tune.schedulers.TrialScheduler | Non
     )
 
 
-def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
-    """Run the search described by ``config``; returns the run directory."""
+def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = None) -> Path:
+    """Run the search described by ``config``; returns the run directory.
+
+    ``address``: join that Ray cluster (as ``ray.init(address=...)``); without it, use
+    the Ray instance this process already has, or start one on this machine.
+    """
     run_dir = Path(out_dir).resolve()
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"output directory {str(run_dir)!r} is not empty; choose a new --out")
     teacher_dir = _check_and_prepare(config)
+    _init_ray(config, address)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(__import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
 
-    _init_ray()
     searcher = ConstrainedOptunaSearch(
         space=config.space,
         metric=OBJECTIVES,
@@ -99,7 +105,7 @@ def run_search(config: SearchConfig, out_dir: str | Path) -> Path:
     return _fit(tuner, config, run_dir)
 
 
-def resume_search(run_dir: str | Path) -> Path:
+def resume_search(run_dir: str | Path, address: str | None = None) -> Path:
     """Finish a search whose driver died, from the run directory it was writing.
 
     Tune's experiment state says which trials finished (they are kept, never rerun), and
@@ -115,7 +121,7 @@ def resume_search(run_dir: str | Path) -> Path:
     if not tune.Tuner.can_restore(str(experiment)):
         raise ConfigError(f"{str(run_dir)!r} holds no Tune experiment state to resume (the search stopped before its first trial); start it again")
     teacher_dir = _check_and_prepare(config)
-    _init_ray()
+    _init_ray(config, address)
     tuner = tune.Tuner.restore(str(experiment), _trainable(config, teacher_dir), resume_unfinished=True, resume_errored=False)
     return _fit(tuner, config, run_dir)
 
@@ -134,9 +140,24 @@ def _check_and_prepare(config: SearchConfig) -> str | None:
     return str(prepare_teacher(config, config.resolved_cache_dir()))
 
 
-def _init_ray() -> None:
+def _init_ray(config: SearchConfig, address: str | None) -> None:
+    """Join or start Ray, then check that some node can host the device's profiler."""
+    wanted = config.latency.make_device().resources
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
+        # A Ray started here is the whole cluster: this machine has the device.
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,  # Ray's start-up chatter would bury canao's own errors
+            resources=None if address else wanted,
+        )
+    missing = {name: amount for name, amount in wanted.items() if ray.cluster_resources().get(name, 0) < amount}
+    if missing:
+        raise ConfigError(
+            f"latency.resources: no node of the Ray cluster offers {missing}; start the device's node "
+            f"with: ray start --address=<head> --resources='{json.dumps(missing)}'"
+        )
 
 
 def _study_storage(run_dir: Path) -> optuna.storages.RDBStorage:
@@ -146,7 +167,7 @@ def _study_storage(run_dir: Path) -> optuna.storages.RDBStorage:
 def _trainable(config: SearchConfig, teacher_dir: str | None):
     return tune.with_resources(
         tune.with_parameters(train_candidate, settings=config, teacher_dir=teacher_dir),
-        {"cpu": config.search.trial_cpus},
+        {"cpu": config.search.trial_cpus, "gpu": config.search.trial_gpus},
     )
 
 

@@ -30,6 +30,7 @@ def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | Non
         "latency_p90_ms": latency.p90_ms,
         "latency_backend": latency.backend,
         "latency_device": latency.device,
+        "latency_node": latency.node,
         "latency_cached": latency.cached,
         "compile_s": latency.compile_s,
         "tune_s": latency.tune_s,

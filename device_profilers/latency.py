@@ -93,6 +93,7 @@ class Latency:
     waited_s: float = 0.0  # spent waiting for the cores to leave a slow phase (see SyncProbe)
     cached: bool = False
     measured_at: float = 0.0
+    node: str = ""  # the Ray node whose profiler measured it (where the device is)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -87,6 +87,7 @@ class DeviceProfiler:
             reused_tasks=stats.reused_tasks,
             waited_s=waited_s,
             measured_at=time.time(),
+            node=self.node_id(),
             **summarize(blocks_ms),
         )
 
