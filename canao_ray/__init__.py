@@ -2,6 +2,7 @@
 
 from .config import ConfigError, SearchConfig
 from .controller import ControllerSampler, budget_reward
+from .hypervolume import HypervolumeHistory, hypervolume
 from .scheduler import ParetoASHA
 from .searcher import CONSTRAINT_KEY, FINAL_KEY, ConstrainedOptunaSearch
 
@@ -11,9 +12,11 @@ __all__ = [
     "ConfigError",
     "ConstrainedOptunaSearch",
     "ControllerSampler",
+    "HypervolumeHistory",
     "ParetoASHA",
     "SearchConfig",
     "budget_reward",
+    "hypervolume",
     "finalize_run",
     "resume_search",
     "run_search",

@@ -7,6 +7,7 @@ the latency cache, and any trainable reaches it by name (``measure_latency``).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,11 +75,20 @@ class ProfilerBroker:
 
     def measure(self, arch: Arch | dict, device: str, backend: str, batch: int, seq_len: int) -> Latency:
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
+        return self._measured(arch.key, device, backend, batch, seq_len, lambda p: p.measure.remote(arch, backend, batch, seq_len))
+
+    def measure_onnx(self, onnx: bytes, device: str, backend: str, batch: int, seq_len: int) -> Latency:
+        """Latency of a user's ONNX model, cached under ``onnx-<sha256 of its bytes>``."""
+        name = f"onnx-{hashlib.sha256(onnx).hexdigest()[:16]}"
+        return self._measured(name, device, backend, batch, seq_len, lambda p: p.measure_onnx.remote(onnx, name, backend, batch, seq_len))
+
+    def _measured(self, name: str, device: str, backend: str, batch: int, seq_len: int, call) -> Latency:
+        """The cached latency of ``name``, or ``call(profiler)``'s, taken under the node's gate."""
         if device not in self._profilers:
             raise ValueError(f"no profiler for device {device!r}; this broker has: {sorted(self._profilers)}")
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
-        key = cache_key(arch.key, device, backend, batch, seq_len)
+        key = cache_key(name, device, backend, batch, seq_len)
         if self._cache is not None:
             hit = self._cache.get(key)
             if hit is not None:
@@ -89,9 +99,9 @@ class ProfilerBroker:
         profiler = self._profilers[device]
         if self._devices[device].rpc is None:
             with self._gate.measuring(ray.get(profiler.node_id.remote())):
-                latency = ray.get(profiler.measure.remote(arch, backend, batch, seq_len))
+                latency = ray.get(call(profiler))
         else:
-            latency = ray.get(profiler.measure.remote(arch, backend, batch, seq_len))
+            latency = ray.get(call(profiler))
         if self._cache is not None:
             self._cache.put(key, latency)
         return latency
@@ -193,6 +203,32 @@ def measure_latency(
 ) -> Latency:
     """Latency of ``arch`` from the broker; callable from any Ray task, actor or trainable."""
     return ray.get(get_broker(broker_name).measure.remote(arch, device, backend, batch, seq_len))
+
+
+def measure_model_latency(
+    model,
+    device: str = "local-cpu",
+    backend: str = "tvm",
+    batch: int = 1,
+    seq_len: int = 128,
+    broker_name: str = BROKER_NAME,
+) -> Latency:
+    """Latency of your own BERT-family model: an ONNX file path, ONNX bytes, or a Hugging
+    Face-style classifier (called with ``input_ids=``, its output has ``.logits``), which is
+    exported here with the dynamo exporter at [batch, seq_len].
+    Callable from any Ray task, actor or trainable, like ``measure_latency``.
+    """
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        from .onnx_export import export_onnx
+        from .scratch import scratch_dir
+
+        with scratch_dir() as tmp:
+            model = export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len).read_bytes()
+    elif not isinstance(model, bytes):
+        model = Path(model).read_bytes()
+    return ray.get(get_broker(broker_name).measure_onnx.remote(model, device, backend, batch, seq_len))
 
 
 @contextmanager

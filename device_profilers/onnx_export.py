@@ -36,6 +36,19 @@ class LogitsOnly(torch.nn.Module):
         return self.classifier(**dict(zip(self.inputs, tensors))).logits
 
 
+def graph_inputs(onnx_path: str | os.PathLike) -> list[str]:
+    """Names of the graph's real inputs (not weights listed as inputs by old exporters).
+
+    Every one is taken to be a [batch, sequence] int64 token tensor, as in a BERT-family
+    model (input_ids, attention_mask, token_type_ids); timing feeds them zeros.
+    """
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    return [i.name for i in graph.input if i.name not in weights]
+
+
 def export_onnx(
     model: torch.nn.Module,
     path: str | os.PathLike,

@@ -39,7 +39,7 @@ class OrtBackend:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(str(onnx_path), options, providers=[self.provider(ort)])
-        feeds = {"input_ids": np.zeros((batch, seq_len), dtype=np.int64)}
+        feeds = {i.name: np.zeros((batch, seq_len), dtype=np.int64) for i in session.get_inputs()}
         stats = CompileStats(time.perf_counter() - start, 0.0, 0, 0)
         samples = time_callable(lambda: session.run(None, feeds), protocol, before_block)
         return samples, stats

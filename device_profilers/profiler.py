@@ -70,13 +70,24 @@ class DeviceProfiler:
         export_start = time.perf_counter()
         with _candidate(arch, batch, seq_len, runner.needs_onnx) as (model, onnx_path):
             export_s = time.perf_counter() - export_start
-            waited_before = self._probe.waited_s
-            blocks_ms, stats = runner.measure(
-                model, onnx_path, batch, seq_len, self.protocol, self._probe.wait_until_normal
-            )
-            waited_s = self._probe.waited_s - waited_before
+            return self._time(arch.key, runner, backend, model, onnx_path, batch, seq_len, export_s)
+
+    def measure_onnx(self, onnx: bytes, name: str, backend: str, batch: int, seq_len: int) -> Latency:
+        """Latency of a user's own ONNX model (bytes, so it can come from any node), recorded
+        under ``name``. Its inputs are taken as [batch, seq_len] token tensors."""
+        if backend == "torch":
+            raise ValueError("an ONNX model is measured with 'tvm' or 'ort', not 'torch'")
+        runner = self._backend(backend)
+        with scratch_dir() as tmp:
+            onnx_path = Path(tmp) / "model.onnx"
+            onnx_path.write_bytes(onnx)
+            return self._time(name, runner, backend, None, onnx_path, batch, seq_len, 0.0)
+
+    def _time(self, key, runner, backend, model, onnx_path, batch, seq_len, export_s) -> Latency:
+        waited_before = self._probe.waited_s
+        blocks_ms, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol, self._probe.wait_until_normal)
         return Latency(
-            arch_key=arch.key,
+            arch_key=key,
             device=self.device.name,
             backend=backend,
             batch=batch,
@@ -85,7 +96,7 @@ class DeviceProfiler:
             tune_s=stats.tune_s,
             tuned_tasks=stats.tuned_tasks,
             reused_tasks=stats.reused_tasks,
-            waited_s=waited_s,
+            waited_s=self._probe.waited_s - waited_before,
             measured_at=time.time(),
             node=self.node_id(),
             **summarize(blocks_ms),

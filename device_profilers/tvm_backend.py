@@ -14,6 +14,7 @@ import numpy as np
 from .devices import Device
 from .latency import MeasureProtocol, in_blocks, warm_up
 from .ms_builder import build_candidate
+from .onnx_export import graph_inputs
 from .scratch import scratch_dir
 from .tvmscript_import import import_tensor_intrinsics
 
@@ -249,8 +250,8 @@ class TvmBackend:
                 # TVM's thread pool is per calling thread, and Ray may call from any thread.
                 set_runtime_threads(self.device.num_threads)
             vm = relax.VirtualMachine(module, dev)
-            input_ids = tvm.runtime.tensor(np.zeros((batch, seq_len), dtype="int64"), dev)
-            vm.set_input("main", input_ids)
+            tokens = [tvm.runtime.tensor(np.zeros((batch, seq_len), dtype="int64"), dev) for _ in graph_inputs(onnx_path)]
+            vm.set_input("main", *tokens)
             run_ms = warm_up(lambda: vm.invoke_stateful("main"), protocol)
 
             def block(repeats: int) -> list[float]:

@@ -13,6 +13,7 @@ from device_profilers import (
     TuningSettings,
     local_cpu,
     measure_latency,
+    measure_model_latency,
     start_broker,
 )
 from search_spaces import Arch
@@ -47,6 +48,23 @@ def test_broker_routes_and_caches(ray_cluster, tmp_path):
     assert second.median_ms == first.median_ms and second.compile_s == 0.0
     with pytest.raises(ray.exceptions.RayTaskError, match="no profiler for device"):
         measure_latency(TINY, device="pixel7", seq_len=16)
+    del broker
+
+
+def test_users_own_model_is_measured_from_a_module_or_an_onnx_file(ray_cluster, tmp_path):
+    from device_profilers.onnx_export import build_classifier, export_onnx
+
+    model = build_classifier(TINY, 16)
+    # A deployed model's three token inputs, from a file: ONNX Runtime, cached by content.
+    onnx_path = export_onnx(model, tmp_path / "mine.onnx", 1, 16, inputs=("input_ids", "attention_mask", "token_type_ids"))
+    broker = start_broker([local_cpu()], str(tmp_path / "cache"), TUNING, QUICK)
+    first = measure_model_latency(onnx_path, backend="ort", seq_len=16)
+    again = measure_model_latency(onnx_path.read_bytes(), backend="ort", seq_len=16)
+    assert first.arch_key.startswith("onnx-") and first.median_ms > 0 and not first.cached
+    assert again.cached and again.arch_key == first.arch_key
+    # The module itself, exported by the call and compiled with TVM.
+    compiled = measure_model_latency(model, backend="tvm", seq_len=16)
+    assert compiled.backend == "tvm" and compiled.median_ms > 0 and compiled.tuned_tasks > 0
     del broker
 
 
