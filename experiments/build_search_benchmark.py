@@ -1,0 +1,109 @@
+"""Build the fixed benchmark objective of bench_search.py: every arch of a grid, trained
+and measured once, stored in the repo.
+
+    python experiments/build_search_benchmark.py [--epochs 8] [--out experiments/results/search_benchmark.json]
+
+For each architecture of the grid (the embedded task's default space, widened to six
+layers): its TVM latency on this CPU (tuned, the standard protocol, measured before
+any training starts so nothing else runs), then its dev score after each of ``epochs``
+epochs of training, from one seed. Samplers and schedulers are then compared on this
+table in seconds instead of hours (``bench_search.py``). Writes the JSON as it goes,
+so an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GRID = {"num_layers": [1, 2, 3, 4, 5, 6], "num_heads": [2, 4], "head_dim": [16, 32, 64], "ffn_ratio": [2, 4]}
+
+
+def commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
+    return out.stdout.strip() or "unknown"
+
+
+def save(path: Path, table: dict) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(table, indent=1))
+    os.replace(tmp, path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--num-train", type=int, default=2000)
+    parser.add_argument("--trials-per-task", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
+    args = parser.parse_args()
+
+    import ray
+    import torch
+
+    from canao_ray import SearchConfig
+    from canao_ray.teacher import build_student
+    from canao_ray.training import Trainer, load_task
+    from device_profilers import measure_latency, running_broker
+    from search_spaces import BertSpace
+
+    config = SearchConfig.from_dict(
+        {
+            "name": "search-benchmark",
+            "task": {"num_train": args.num_train},
+            "space": GRID,
+            "training": {"epochs": args.epochs},
+            "latency": {"tuning": {"trials_per_task": args.trials_per_task}},
+        }
+    )
+    space = BertSpace(**{k: tuple(v) for k, v in GRID.items()})
+    table = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if table.get("settings") != {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train}:
+        table = {"settings": {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train}, "rows": {}}
+    table.update(
+        commit=commit(),
+        command="python experiments/build_search_benchmark.py " + " ".join(sys.argv[1:]),
+        task="embedded (generated; seq_len %d)" % config.task.seq_len,
+        device="local-cpu, TVM, batch 1",
+    )
+    rows = table["rows"]
+    lat = config.latency
+    device = lat.make_device()
+
+    ray.init(include_dashboard=False, log_to_driver=False)
+    with running_broker([device], str(config.resolved_cache_dir()), lat.tuning, lat.protocol, lat.use_cache):
+        for arch in space.archs():
+            if "latency_ms" not in rows.get(arch.key, {}):
+                latency = measure_latency(arch, device.name, "tvm", lat.batch, config.task.seq_len)
+                rows[arch.key] = {"arch": arch.to_dict(), "latency_ms": latency.median_ms}
+                save(args.out, table)
+                print(f"{arch.key}: {latency.median_ms:.4f} ms", flush=True)
+    ray.shutdown()
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    data = load_task(config.task, None)
+    for arch in space.archs():
+        row = rows[arch.key]
+        if len(row.get("scores", [])) == args.epochs:
+            continue
+        start = time.perf_counter()
+        model, loss = build_student(arch, data, config, None)
+        trainer = Trainer(model, data, config.training, loss)
+        row["scores"] = []
+        for _ in range(args.epochs):
+            trainer.epoch()
+            row["scores"].append(trainer.evaluate()["score"])
+        row["train_s"] = time.perf_counter() - start
+        save(args.out, table)
+        print(f"{arch.key}: scores {', '.join(f'{s:.3f}' for s in row['scores'])} ({row['train_s']:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
