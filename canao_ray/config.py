@@ -110,6 +110,20 @@ class RpcSettings:
 
 
 @dataclass(frozen=True)
+class PredictorSettings:
+    """The online latency model (``device_profilers.LatencyPredictor``) used to skip
+    measuring a candidate it is sure is over the budget: once it has seen
+    ``min_measurements`` architectures, a candidate whose prediction stays over the budget
+    even ``z`` standard deviations lower is reported infeasible without being compiled."""
+
+    min_measurements: int = 8
+    z: float = 2.0
+
+    def __post_init__(self) -> None:
+        _positive("latency.predictor", self, "min_measurements", "z")
+
+
+@dataclass(frozen=True)
 class LatencySettings:
     """Where and how latency is measured, and the hard budget a candidate must meet.
 
@@ -129,6 +143,7 @@ class LatencySettings:
     protocol: MeasureProtocol = field(default_factory=MeasureProtocol)
     rpc: RpcSettings | None = None
     resources: dict[str, float] = field(default_factory=dict)
+    predictor: PredictorSettings | None = None  # off by default: every candidate is measured
 
     def __post_init__(self) -> None:
         for name, amount in self.resources.items():

@@ -50,6 +50,7 @@ class TrialsLog(tune.Callback):
                 "backend": result.get("latency_backend"),
                 "device": result.get("latency_device"),
                 "node": result.get("latency_node"),
+                "predicted_ms": result.get("latency_predicted_ms"),
                 "cached": result.get("latency_cached"),
             },
             "error": str(trial.error_file) if status == "ERROR" else None,
@@ -182,6 +183,27 @@ def plot_hypervolume(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def predictor_summary(trials: list[dict]) -> str | None:
+    """How the latency predictor did (None when it was off or never ready): how many
+    measurements it saved, and its error on the trials that were measured anyway."""
+    skipped = sum(t["latency"].get("backend") == "predicted" for t in trials)
+    pairs = [
+        (t["latency"]["predicted_ms"], t["latency"]["median_ms"])
+        for t in trials
+        if t["latency"].get("predicted_ms") is not None and t["latency"].get("backend") != "predicted"
+    ]
+    if not skipped and not pairs:
+        return None
+    text = f"Latency predictor: {skipped} candidates skipped as surely over the budget, not measured"
+    if pairs:
+        errors = sorted(abs(p / m - 1) for p, m in pairs)
+        text += (
+            f"; on {len(pairs)} measured candidates its error was {sum(errors) / len(errors):.1%} on average, "
+            f"{errors[len(errors) // 2]:.1%} median, {errors[-1]:.1%} at worst"
+        )
+    return text + "."
+
+
 def trial_counts(study: optuna.Study) -> str:
     """One sentence saying what happened to the study's trials."""
     trials = study.get_trials(deepcopy=False)
@@ -219,6 +241,9 @@ def write_report(
             f"{a.get('num_heads')} | {a.get('intermediate_size')} | {row['score']:.4f} | {row['latency_ms']:.3f} |"
         )
     lines += ["", "![Pareto front](pareto.png)", ""]
+    predictor = predictor_summary(read_records(run_dir / "trials.jsonl"))
+    if predictor:
+        lines += [predictor, ""]
     history = read_records(run_dir / HYPERVOLUME_FILE)
     if history:
         plot_hypervolume(history, run_dir / "hypervolume.png")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from ray import tune
 
-from device_profilers import measure_latency, training_turn
+from device_profilers import measure_latency, predict_latency, training_turn
 from search_spaces import Arch
 
 from .config import SearchConfig
@@ -19,13 +19,29 @@ def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | Non
     ``latency_ms``, ``params``, ``epoch`` every epoch.
 
     Latency comes first: a candidate over the budget reports once (score 0, the
-    constraint violated) and stops before any training is spent on it. Training takes
+    constraint violated) and stops before any training is spent on it. With
+    ``latency.predictor`` set, a candidate the broker's latency model is sure is over the
+    budget is not even measured (``latency_backend: predicted``); a measured one also
+    reports what the model predicted, so the run shows the model's error. Training takes
     turns with the latency measurements of other trials on this node (``training_turn``).
     """
     arch = Arch.from_dict(config["arch"])
     lat = settings.latency
-    latency = measure_latency(arch, lat.device, lat.backend, lat.batch, settings.task.seq_len)
+    where = (lat.device, lat.backend, lat.batch, settings.task.seq_len)
+    prediction = predict_latency(arch, *where) if lat.predictor is not None else None
+    if prediction is not None and prediction.surely_over(lat.budget_ms, lat.predictor.z):
+        tune.report(
+            {
+                "score": 0.0, "epoch": 0, "params": arch.encoder_params(), "feasible": False, FINAL_KEY: True,
+                "latency_ms": prediction.median_ms, "latency_backend": "predicted", "latency_device": lat.device,
+                "latency_predicted_ms": prediction.median_ms, CONSTRAINT_KEY: prediction.median_ms - lat.budget_ms,
+                "arch_key": arch.key,
+            }
+        )  # fmt: skip
+        return
+    latency = measure_latency(arch, *where)
     common = {
+        **({"latency_predicted_ms": prediction.median_ms} if prediction is not None else {}),
         "latency_ms": latency.median_ms,
         "latency_p90_ms": latency.p90_ms,
         "latency_backend": latency.backend,

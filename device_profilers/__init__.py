@@ -6,6 +6,7 @@ from .broker import (
     get_broker,
     measure_latency,
     measure_model_latency,
+    predict_latency,
     running_broker,
     start_broker,
     training_turn,
@@ -14,6 +15,7 @@ from .cache import LatencyCache, cache_key
 from .core_gate import CoreGate
 from .devices import Device, RpcEndpoint, local_cpu, local_gpu, resolve_device, rpc_device
 from .latency import Latency, MeasureProtocol
+from .predictor import LatencyPredictor, Prediction
 from .profiler import BACKENDS, DeviceProfiler
 from .tvm_backend import TuningSettings
 
@@ -25,7 +27,9 @@ __all__ = [
     "DeviceProfiler",
     "Latency",
     "LatencyCache",
+    "LatencyPredictor",
     "MeasureProtocol",
+    "Prediction",
     "ProfilerBroker",
     "RpcEndpoint",
     "TuningSettings",
@@ -35,6 +39,7 @@ __all__ = [
     "local_gpu",
     "measure_latency",
     "measure_model_latency",
+    "predict_latency",
     "resolve_device",
     "rpc_device",
     "running_broker",

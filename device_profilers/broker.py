@@ -8,6 +8,7 @@ the latency cache, and any trainable reaches it by name (``measure_latency``).
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from .cache import LatencyCache, cache_key
 from .core_gate import CoreGate
 from .devices import Device
 from .latency import Latency, MeasureProtocol
+from .predictor import LatencyPredictor, Prediction
 from .profiler import BACKENDS, DeviceProfiler
 from .tvm_backend import LOCAL_RUNTIME_ENV, TuningSettings
 
@@ -72,10 +74,24 @@ class ProfilerBroker:
         }
         self._cache = LatencyCache(Path(cache_dir) / "latency.sqlite") if use_cache else None
         self._gate = CoreGate()
+        self._predictors: dict[tuple[str, str, int, int], LatencyPredictor] = {}
+        self._predictors_lock = threading.Lock()  # the broker serves many requests at once
 
     def measure(self, arch: Arch | dict, device: str, backend: str, batch: int, seq_len: int) -> Latency:
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
-        return self._measured(arch.key, device, backend, batch, seq_len, lambda p: p.measure.remote(arch, backend, batch, seq_len))
+        latency = self._measured(arch.key, device, backend, batch, seq_len, lambda p: p.measure.remote(arch, backend, batch, seq_len))
+        with self._predictors_lock:
+            key = (device, backend, batch, seq_len)
+            self._predictors.setdefault(key, LatencyPredictor(batch, seq_len)).add(arch, latency.median_ms)
+        return latency
+
+    def predict(self, arch: Arch | dict, device: str, backend: str, batch: int, seq_len: int) -> Prediction | None:
+        """The latency this broker's measurements so far predict for ``arch`` (None until it
+        has seen enough distinct architectures on that device, backend and shape)."""
+        arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
+        with self._predictors_lock:
+            predictor = self._predictors.get((device, backend, batch, seq_len))
+            return predictor.predict(arch) if predictor is not None else None
 
     def measure_onnx(self, onnx: bytes, device: str, backend: str, batch: int, seq_len: int) -> Latency:
         """Latency of a user's ONNX model, cached under ``onnx-<sha256 of its bytes>``."""
@@ -203,6 +219,18 @@ def measure_latency(
 ) -> Latency:
     """Latency of ``arch`` from the broker; callable from any Ray task, actor or trainable."""
     return ray.get(get_broker(broker_name).measure.remote(arch, device, backend, batch, seq_len))
+
+
+def predict_latency(
+    arch: Arch | dict,
+    device: str = "local-cpu",
+    backend: str = "tvm",
+    batch: int = 1,
+    seq_len: int = 128,
+    broker_name: str = BROKER_NAME,
+) -> Prediction | None:
+    """What the broker's online latency model predicts for ``arch``, with its spread."""
+    return ray.get(get_broker(broker_name).predict.remote(arch, device, backend, batch, seq_len))
 
 
 def measure_model_latency(
