@@ -72,3 +72,27 @@ def test_report_line_counts_skips_and_errors():
     assert line.startswith("Latency predictor: 1 candidates skipped")
     assert "on 2 measured candidates its error was 10.0% on average" in line
     assert predictor_summary(trials[3:]) is None
+
+
+def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_path):
+    from canao_ray import SearchConfig, run_search
+    from canao_ray.jsonl import read_records
+
+    config = SearchConfig.from_dict(
+        {
+            "name": "predictor",
+            "task": {"num_train": 100, "num_dev": 50, "seq_len": 32},
+            "space": {"num_layers": [1, 2, 3, 4], "num_heads": [2, 4], "head_dim": [16, 32], "ffn_ratio": [2, 4]},
+            "search": {"num_samples": 16, "sampler": "random"},
+            # Every candidate is over this budget; once 4 were measured the rest need not be.
+            "latency": {"budget_ms": 0.001, "backend": "ort", "predictor": {"min_measurements": 4, "z": 1.0},
+                        "protocol": {"warmup": 1, "repeats": 5, "min_repeat_ms": 5, "blocks": 2, "block_pause_s": 0, "max_blocks": 3}},
+            "cache_dir": str(tmp_path / "cache"),
+        }
+    )  # fmt: skip
+    run_dir = run_search(config, tmp_path / "run")
+    trials = read_records(run_dir / "trials.jsonl")
+    backends = [t["latency"]["backend"] for t in trials]
+    assert backends[:4] == ["ort"] * 4 and "predicted" in backends
+    assert all(t["status"] == "INFEASIBLE" for t in trials)
+    assert "Latency predictor: " in (run_dir / "report.md").read_text()
