@@ -182,6 +182,13 @@ def _fit(tuner: tune.Tuner, config: SearchConfig, run_dir: Path) -> Path:
     ):
         tuner.fit()
     study = optuna.load_study(study_name=config.name, storage=_study_storage(run_dir))
-    command = "canao " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "canao search"
-    write_report(run_dir, study, config.space, config.latency.budget_ms, command, config.task.score_name)
+    write_report(run_dir, study, config.space, config.latency.budget_ms, _command_line(), config.task.score_name)
     return run_dir
+
+
+def _command_line() -> str:
+    """How this process was started, for the report's "Reproduce" block."""
+    args = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if Path(sys.argv[0]).name == "canao":
+        return f"canao {args}" if args else "canao search"
+    return f"python {shlex.quote(sys.argv[0])} {args}".rstrip()

@@ -53,14 +53,20 @@ def test_measurement_waits_for_training_on_its_node(ray_cluster, tmp_path):
     broker = start_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK, use_cache=False)
     measure_latency(TINY, backend="ort", seq_len=16)  # warm the profiler: only the wait is timed below
 
+    opened = tmp_path / "turn-opened"
+
     @ray.remote(num_cpus=1)
     def train_for(seconds: float) -> float:
         with training_turn():
+            opened.touch()
             time.sleep(seconds)
             return time.time()
 
     turn_ended = train_for.remote(3.0)
-    time.sleep(1.0)  # the turn is open now
+    deadline = time.monotonic() + 120  # a worker can take long to start on a loaded machine
+    while not opened.exists():
+        assert time.monotonic() < deadline, "the training task never opened its turn"
+        time.sleep(0.05)
     latency = measure_latency(TINY, backend="ort", seq_len=16)
     assert latency.measured_at >= ray.get(turn_ended)
     del broker
