@@ -117,9 +117,10 @@ class DeviceProfiler:
         return os.getpid()
 
     def node_id(self) -> str:
+        """The Ray node this profiler runs on ("" outside Ray: asking would start Ray)."""
         import ray
 
-        return ray.get_runtime_context().get_node_id()
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
 
 
 @contextmanager
