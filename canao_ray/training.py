@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, ContextManager, Iterator
 
 import numpy as np
@@ -43,10 +46,18 @@ class TaskData:
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         return self.tokenizer.pad(rows, return_tensors="pt")
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Identifies the examples and their tokenisation (datasets' fingerprints)."""
-        return f"{self.task.name}:{self.seq_len}:{self.train._fingerprint}:{self.dev._fingerprint}"
+        """Identifies the examples and their tokenisation by content: the token ids and labels.
+
+        datasets' fingerprints would be cheaper, but they hash the tokenising closure,
+        which changes with the code around it, so a teacher cached under them was
+        fine-tuned again after an unrelated edit or from another checkout.
+        """
+        digest = hashlib.sha256()
+        for split in (self.train, self.dev):
+            digest.update(json.dumps(split.select_columns(["input_ids", "labels"]).to_dict(), sort_keys=True).encode())
+        return f"{self.task.name}:{self.seq_len}:{digest.hexdigest()[:16]}"
 
 
 def _subset(dataset, count: int | None, seed: int):
