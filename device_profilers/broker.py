@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from concurrent.futures import Future
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,10 @@ class ProfilerBroker:
 
     Profilers run at normal priority (nice 0) while Ray starts every other worker,
     trials included, at nice 15: whatever work slips past the gate yields to a timing.
+
+    Identical requests that arrive while one is being measured wait for that measurement
+    instead of queueing their own (coalescing): at the start of a search many trials draw
+    the same architecture, and each duplicate would otherwise cost a full compile.
     """
 
     def __init__(
@@ -76,6 +81,9 @@ class ProfilerBroker:
         self._gate = CoreGate()
         self._predictors: dict[tuple[str, str, int, int], LatencyPredictor] = {}
         self._predictors_lock = threading.Lock()  # the broker serves many requests at once
+        self._in_flight: dict[str, Future] = {}
+        self._in_flight_lock = threading.Lock()
+        self._measurements = 0
 
     def measure(self, arch: Arch | dict, device: str, backend: str, batch: int, seq_len: int) -> Latency:
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
@@ -99,28 +107,49 @@ class ProfilerBroker:
         return self._measured(name, device, backend, batch, seq_len, lambda p: p.measure_onnx.remote(onnx, name, backend, batch, seq_len))
 
     def _measured(self, name: str, device: str, backend: str, batch: int, seq_len: int, call) -> Latency:
-        """The cached latency of ``name``, or ``call(profiler)``'s, taken under the node's gate."""
+        """The cached latency of ``name``, the one an identical request in flight is getting,
+        or else ``call(profiler)``'s, taken under the node's gate."""
         if device not in self._profilers:
             raise ValueError(f"no profiler for device {device!r}; this broker has: {sorted(self._profilers)}")
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
         key = cache_key(name, device, backend, batch, seq_len)
-        if self._cache is not None:
-            hit = self._cache.get(key)
+        with self._in_flight_lock:
+            hit = self._cache.get(key) if self._cache is not None else None
             if hit is not None:
-                # A hit costs no compilation: report 0 so run-level compile totals stay right.
-                return Latency.from_dict(
-                    {**hit.to_dict(), "cached": True, "compile_s": 0.0, "tune_s": 0.0, "tuned_tasks": 0}
-                )
+                return _served(hit)
+            pending = self._in_flight.get(key)
+            if pending is None:
+                pending = self._in_flight[key] = Future()
+                self._measurements += 1
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            return _served(pending.result())
+        try:
+            latency = self._measure_now(device, call)
+            if self._cache is not None:
+                self._cache.put(key, latency)
+            pending.set_result(latency)
+            return latency
+        except BaseException as error:
+            pending.set_exception(error)
+            raise
+        finally:
+            with self._in_flight_lock:
+                del self._in_flight[key]
+
+    def _measure_now(self, device: str, call) -> Latency:
         profiler = self._profilers[device]
-        if self._devices[device].rpc is None:
-            with self._gate.measuring(ray.get(profiler.node_id.remote())):
-                latency = ray.get(call(profiler))
-        else:
-            latency = ray.get(call(profiler))
-        if self._cache is not None:
-            self._cache.put(key, latency)
-        return latency
+        if self._devices[device].rpc is not None:
+            return ray.get(call(profiler))
+        with self._gate.measuring(ray.get(profiler.node_id.remote())):
+            return ray.get(call(profiler))
+
+    def measurements(self) -> int:
+        """Measurements this broker asked its profilers for (cache hits and coalesced requests excluded)."""
+        return self._measurements
 
     def begin_training(self, node: str) -> None:
         """Wait until no measurement runs or waits on ``node``, then hold a training turn."""
@@ -162,6 +191,12 @@ def start_broker(
         .options(name=name, num_cpus=0, max_concurrency=64, scheduling_strategy="DEFAULT")
         .remote(devices, str(cache_dir), tuning, protocol, use_cache)
     )
+
+
+def _served(latency: Latency) -> Latency:
+    """A latency handed out without measuring again: it cost this request no compilation,
+    so it reports 0 and run-level compile totals stay right."""
+    return Latency.from_dict({**latency.to_dict(), "cached": True, "compile_s": 0.0, "tune_s": 0.0, "tuned_tasks": 0})
 
 
 @contextmanager

@@ -91,8 +91,9 @@ class Latency:
     tuned_tasks: int = 0
     reused_tasks: int = 0
     waited_s: float = 0.0  # spent waiting for the cores to leave a slow phase (see SyncProbe)
-    cached: bool = False
-    measured_at: float = 0.0
+    cached: bool = False  # served from the cache or from an identical request's measurement
+    started_at: float = 0.0  # when the profiler took the request (export, compile and timing follow)
+    measured_at: float = 0.0  # when the timing ended
     node: str = ""  # the Ray node whose profiler measured it (where the device is)
 
     def to_dict(self) -> dict[str, Any]:

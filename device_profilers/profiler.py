@@ -66,24 +66,26 @@ class DeviceProfiler:
 
     def measure(self, arch: Arch | dict, backend: str, batch: int, seq_len: int) -> Latency:
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
+        started_at = time.time()
         runner = self._backend(backend)
         export_start = time.perf_counter()
         with _candidate(arch, batch, seq_len, runner.needs_onnx) as (model, onnx_path):
             export_s = time.perf_counter() - export_start
-            return self._time(arch.key, runner, backend, model, onnx_path, batch, seq_len, export_s)
+            return self._time(arch.key, runner, backend, model, onnx_path, batch, seq_len, export_s, started_at)
 
     def measure_onnx(self, onnx: bytes, name: str, backend: str, batch: int, seq_len: int) -> Latency:
         """Latency of a user's own ONNX model (bytes, so it can come from any node), recorded
         under ``name``. Its inputs are taken as [batch, seq_len] token tensors."""
         if backend == "torch":
             raise ValueError("an ONNX model is measured with 'tvm' or 'ort', not 'torch'")
+        started_at = time.time()
         runner = self._backend(backend)
         with scratch_dir() as tmp:
             onnx_path = Path(tmp) / "model.onnx"
             onnx_path.write_bytes(onnx)
-            return self._time(name, runner, backend, None, onnx_path, batch, seq_len, 0.0)
+            return self._time(name, runner, backend, None, onnx_path, batch, seq_len, 0.0, started_at)
 
-    def _time(self, key, runner, backend, model, onnx_path, batch, seq_len, export_s) -> Latency:
+    def _time(self, key, runner, backend, model, onnx_path, batch, seq_len, export_s, started_at) -> Latency:
         waited_before = self._probe.waited_s
         blocks_ms, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol, self._probe.wait_until_normal)
         return Latency(
@@ -97,6 +99,7 @@ class DeviceProfiler:
             tuned_tasks=stats.tuned_tasks,
             reused_tasks=stats.reused_tasks,
             waited_s=self._probe.waited_s - waited_before,
+            started_at=started_at,
             measured_at=time.time(),
             node=self.node_id(),
             **summarize(blocks_ms),
