@@ -17,7 +17,8 @@ import numpy as np
 from optuna._hypervolume import compute_hypervolume
 from ray import tune
 
-from .jsonl import append_record, read_records, trim_partial_line
+from device_profilers.jsonl import append_record, read_records, trim_partial_line
+
 from .searcher import FINAL_KEY
 
 

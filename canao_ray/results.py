@@ -10,9 +10,9 @@ import optuna
 from optuna.trial import TrialState
 from ray import tune
 
+from device_profilers.jsonl import append_record, read_records, trim_partial_line
 from search_spaces import BertSpace
 
-from .jsonl import append_record, read_records, trim_partial_line
 from .searcher import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, STOPPED_AT
 
 #: Written by ``HypervolumeHistory`` as trials end, plotted by ``write_report``.

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .devices import Device
+from .jsonl import trim_partial_line
 from .latency import MeasureProtocol, in_blocks, warm_up
 from .ms_builder import build_candidate
 from .onnx_export import graph_inputs
@@ -87,6 +88,11 @@ class TvmBackend:
         self.tuning = tuning
         self.work_dir = Path(cache_dir) / "tvm" / device.name
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        # TVM appends one JSON line per record; a profiler killed mid-append leaves a cut
+        # line that TVM refuses to load ("Unexpected end of string"), which would stop
+        # this device from ever compiling again. The cut record is lost, nothing else.
+        for name in ("database_workload.json", "database_tuning_record.json"):
+            trim_partial_line(self.work_dir / name)
         self.database = ms.database.JSONDatabase(work_dir=str(self.work_dir))
         set_runtime_threads(device.num_threads)
 

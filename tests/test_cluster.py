@@ -12,7 +12,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from canao_ray.jsonl import read_records
+from device_profilers.jsonl import read_records
 
 DEVICE_RESOURCE = "canao-test-board"
 CONFIG = """

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from canao_ray.hypervolume import HypervolumeHistory, hypervolume
-from canao_ray.jsonl import read_records
+from device_profilers.jsonl import read_records
 
 MODES = ["max", "min"]
 

@@ -76,7 +76,7 @@ def test_report_line_counts_skips_and_errors():
 
 def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_path):
     from canao_ray import SearchConfig, run_search
-    from canao_ray.jsonl import read_records
+    from device_profilers.jsonl import read_records
 
     config = SearchConfig.from_dict(
         {

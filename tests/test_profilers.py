@@ -1,5 +1,7 @@
 """Real TVM compilation, MetaSchedule tuning, ONNX Runtime and a real local Ray cluster."""
 
+import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -87,3 +89,34 @@ def test_killed_profiler_is_restarted_and_the_request_retried(ray_cluster, tmp_p
     assert ray.get(profiler.pid.remote()) != pid_before  # answered by the restarted actor
     # The killed profiler's exported model is removed by its successor.
     assert not list(Path(tempfile.gettempdir()).glob(f"canao-scratch-{pid_before}-*"))
+
+
+def test_profiler_killed_while_tuning_is_restarted_and_the_database_stays_loadable(ray_cluster, tmp_path):
+    from tvm.s_tir import meta_schedule as ms
+
+    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=8), QUICK, use_cache=False)
+    profiler = ray.get(broker.profiler.remote("local-cpu"))
+    pid_before = ray.get(profiler.pid.remote())
+    records = tmp_path / "tvm" / "local-cpu" / "database_tuning_record.json"
+    pending = broker.measure.remote(TINY, "local-cpu", "tvm", 1, 16)
+    deadline = time.monotonic() + 300
+    while not (records.is_file() and records.stat().st_size > 0):  # tuning has committed records
+        assert time.monotonic() < deadline, "tuning never wrote a record"
+        time.sleep(0.2)
+    os.kill(pid_before, signal.SIGKILL)  # a crash, not a polite stop
+    latency = ray.get(pending, timeout=600)
+    assert latency.backend == "tvm" and latency.median_ms > 0
+    assert ray.get(profiler.pid.remote()) != pid_before
+    assert len(ms.database.JSONDatabase(work_dir=str(records.parent))) > 0
+    del broker
+
+
+def test_tuning_database_cut_by_a_kill_mid_append_is_trimmed_on_open(tmp_path):
+    profiler = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK)
+    profiler.tune(TINY, 1, 16)
+    records = tmp_path / "tvm" / "local-cpu" / "database_tuning_record.json"
+    whole = records.read_bytes()
+    records.write_bytes(whole + whole.splitlines(keepends=True)[0][:40])  # the remains of a kill
+    again = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK).measure(TINY, "tvm", 1, 16)
+    assert again.median_ms > 0 and again.tuned_tasks == 0  # the whole records were kept
+    assert records.read_bytes() == whole

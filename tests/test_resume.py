@@ -13,7 +13,7 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from canao_ray.jsonl import read_records
+from device_profilers.jsonl import read_records
 from canao_ray.searcher import DUPLICATE_OF
 
 CONFIG = """

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from canao_ray import SearchConfig, run_search
-from canao_ray.jsonl import read_records
+from device_profilers.jsonl import read_records
 
 
 
