@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     finalize = commands.add_parser("finalize", help="train chosen Pareto architectures of a run fully and bundle them")
     finalize.add_argument("run_dir", type=Path, help="directory of a finished 'canao search'")
     finalize.add_argument("--arch", action="append", help="architecture to finalize (key or JSON; repeatable; default: the front's best)")
+    verify = commands.add_parser("verify", help="check that a run directory is whole and its records agree")
+    verify.add_argument("run_dir", type=Path, help="directory of a 'canao search' (finished or interrupted)")
     profile = commands.add_parser("profile", help="latency of one architecture on a device")
     profile.add_argument("--arch", required=True, help='JSON like \'{"num_layers": 4, ...}\' or a key like L4-H256-A4-I1024')
     profile.add_argument("--device", default="local-cpu", help="device name (default: local-cpu)")
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             return _profile(args)
         if args.command == "finalize":
             return _finalize(args)
+        if args.command == "verify":
+            return _verify(args.run_dir)
         if args.command == "search" and args.resume:
             if args.config or args.out:
                 parser.error("--resume takes the run's own config and directory: drop --config and --out")
@@ -66,6 +70,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"canao: run directory {run_dir}")
     return 0
+
+
+def _verify(run_dir: Path) -> int:
+    """Prints what was checked, then each note and problem; exit 1 if there is a problem."""
+    from .verify import verify_run
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"{str(run_dir)!r} is not a directory: give the run directory of a 'canao search'")
+    verdict = verify_run(run_dir)
+    for line in verdict.summary:
+        print(f"canao verify: {line}")
+    for note in verdict.notes:
+        print(f"canao verify: note: {note}")
+    for problem in verdict.problems:
+        print(f"canao verify: problem: {problem}", file=sys.stderr)
+    print(f"canao verify: {run_dir}: " + ("consistent" if verdict.ok else f"{len(verdict.problems)} problem(s)"))
+    return 0 if verdict.ok else 1
 
 
 def _finalize(args: argparse.Namespace) -> int:
