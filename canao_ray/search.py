@@ -10,9 +10,10 @@ from pathlib import Path
 
 import optuna
 import ray
+import yaml
 from ray import tune
 
-from device_profilers import running_broker
+from device_profilers import measure_latency, running_broker
 
 from .config import ConfigError, SearchConfig
 from .controller import ControllerSampler, budget_reward
@@ -72,37 +73,38 @@ def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = 
         raise ConfigError(f"output directory {str(run_dir)!r} is not empty; choose a new --out")
     teacher_dir = _check_and_prepare(config)
     _init_ray(config, address)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(__import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
-
-    searcher = ConstrainedOptunaSearch(
-        space=config.space,
-        metric=OBJECTIVES,
-        mode=MODES,
-        sampler=make_sampler(config),
-        storage=_study_storage(run_dir),
-        study_name=config.name,
-    )
-    tuner = tune.Tuner(
-        _trainable(config, teacher_dir),
-        tune_config=tune.TuneConfig(
-            search_alg=searcher,
-            scheduler=make_scheduler(config),
-            num_samples=config.search.num_samples,
-            max_concurrent_trials=config.search.max_concurrent_trials,
-        ),
-        run_config=tune.RunConfig(
-            name=config.name,
-            storage_path=str(run_dir / "ray"),
-            callbacks=[
-                TrialsLog(run_dir / "trials.jsonl"),
-                TrialProgress(),
-                HypervolumeHistory(run_dir / HYPERVOLUME_FILE, OBJECTIVES, MODES, hypervolume_reference(config)),
-            ],
-            verbose=1,
-        ),
-    )
-    return _fit(tuner, config, run_dir)
+    with _profiler_broker(config):
+        _check_budget(config)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        searcher = ConstrainedOptunaSearch(
+            space=config.space,
+            metric=OBJECTIVES,
+            mode=MODES,
+            sampler=make_sampler(config),
+            storage=_study_storage(run_dir),
+            study_name=config.name,
+        )
+        tune.Tuner(
+            _trainable(config, teacher_dir),
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                scheduler=make_scheduler(config),
+                num_samples=config.search.num_samples,
+                max_concurrent_trials=config.search.max_concurrent_trials,
+            ),
+            run_config=tune.RunConfig(
+                name=config.name,
+                storage_path=str(run_dir / "ray"),
+                callbacks=[
+                    TrialsLog(run_dir / "trials.jsonl"),
+                    TrialProgress(),
+                    HypervolumeHistory(run_dir / HYPERVOLUME_FILE, OBJECTIVES, MODES, hypervolume_reference(config)),
+                ],
+                verbose=1,
+            ),
+        ).fit()
+    return _write_results(config, run_dir)
 
 
 def resume_search(run_dir: str | Path, address: str | None = None) -> Path:
@@ -122,8 +124,9 @@ def resume_search(run_dir: str | Path, address: str | None = None) -> Path:
         raise ConfigError(f"{str(run_dir)!r} holds no Tune experiment state to resume (the search stopped before its first trial); start it again")
     teacher_dir = _check_and_prepare(config)
     _init_ray(config, address)
-    tuner = tune.Tuner.restore(str(experiment), _trainable(config, teacher_dir), resume_unfinished=True, resume_errored=False)
-    return _fit(tuner, config, run_dir)
+    with _profiler_broker(config):
+        tune.Tuner.restore(str(experiment), _trainable(config, teacher_dir), resume_unfinished=True, resume_errored=False).fit()
+    return _write_results(config, run_dir)
 
 
 def _check_and_prepare(config: SearchConfig) -> str | None:
@@ -143,6 +146,9 @@ def _check_and_prepare(config: SearchConfig) -> str | None:
 def _init_ray(config: SearchConfig, address: str | None) -> None:
     """Join or start Ray, then check that some node can host the device's profiler."""
     wanted = config.latency.make_device().resources
+    # Ray announces its default token authentication on every start, as a warning on
+    # stderr; it would stand before canao's own one-line errors and says nothing to act on.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if not ray.is_initialized():
         # A Ray started here is the whole cluster: this machine has the device.
         ray.init(
@@ -151,6 +157,12 @@ def _init_ray(config: SearchConfig, address: str | None) -> None:
             log_to_driver=False,
             logging_level=logging.WARNING,  # Ray's start-up chatter would bury canao's own errors
             resources=None if address else wanted,
+        )
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if config.search.trial_cpus > cpus:
+        raise ConfigError(
+            f"search.trial_cpus: each trial asks for {config.search.trial_cpus} CPUs but the Ray cluster has {cpus:g}, "
+            "so no trial could start; lower it or add nodes"
         )
     missing = {name: amount for name, amount in wanted.items() if ray.cluster_resources().get(name, 0) < amount}
     if missing:
@@ -171,16 +183,37 @@ def _trainable(config: SearchConfig, teacher_dir: str | None):
     )
 
 
-def _fit(tuner: tune.Tuner, config: SearchConfig, run_dir: Path) -> Path:
-    """Run the trials with the profiler broker up, then write the front and the report."""
-    with running_broker(
+def _profiler_broker(config: SearchConfig):
+    """The broker every trial asks for latencies, up for the length of a ``with`` block."""
+    return running_broker(
         [config.latency.make_device()],
         str(config.resolved_cache_dir()),
         config.latency.tuning,
         config.latency.protocol,
         config.latency.use_cache,
-    ):
-        tuner.fit()
+    )
+
+
+def _check_budget(config: SearchConfig) -> None:
+    """Measure the space's fastest architecture before any trial: if even it is over the
+    budget, every trial would be infeasible, which is a config error, not a search.
+    (The measurement is cached, so a trial that draws it later costs nothing.)"""
+    lat = config.latency
+    fastest = config.space.smallest()
+    try:
+        latency = measure_latency(fastest, lat.device, lat.backend, lat.batch, config.task.seq_len)
+    except ray.exceptions.RayTaskError as error:
+        cause = str(error.cause).strip().splitlines()[-1] if error.cause else type(error).__name__
+        raise ConfigError(f"latency: measuring {fastest.key} on {lat.device} ({lat.backend}) failed before any trial: {cause}") from None
+    if latency.median_ms > lat.budget_ms:
+        raise ConfigError(
+            f"latency.budget_ms: the space's fastest architecture, {fastest.key}, runs in {latency.median_ms:.3g} ms "
+            f"on {lat.device} ({lat.backend}), over the {lat.budget_ms} ms budget; raise the budget or add smaller choices to the space"
+        )
+
+
+def _write_results(config: SearchConfig, run_dir: Path) -> Path:
+    """The front and the report, from the run's study."""
     study = optuna.load_study(study_name=config.name, storage=_study_storage(run_dir))
     write_report(run_dir, study, config.space, config.latency.budget_ms, _command_line(), config.task.score_name)
     return run_dir

@@ -17,6 +17,11 @@ from .tvm_backend import CompileStats, TuningSettings
 
 BACKENDS = ("tvm", "ort", "torch")
 
+#: A testing hook in the spirit of Ray's ``RAY_testing_*`` variables: comma-separated
+#: architecture keys whose build the profiler fails on purpose, so a test can show what a
+#: search does with a candidate that does not compile. No real build fails on demand.
+FAIL_BUILD_ENV = "CANAO_TESTING_FAIL_BUILD"
+
 
 class DeviceProfiler:
     """Measures latencies on one device; run as a Ray actor, one per device.
@@ -71,6 +76,8 @@ class DeviceProfiler:
         export_start = time.perf_counter()
         with _candidate(arch, batch, seq_len, runner.needs_onnx) as (model, onnx_path):
             export_s = time.perf_counter() - export_start
+            if arch.key in os.environ.get(FAIL_BUILD_ENV, "").split(","):
+                raise RuntimeError(f"build of {arch.key} for {self.device.name} failed (injected by {FAIL_BUILD_ENV})")
             return self._time(arch.key, runner, backend, model, onnx_path, batch, seq_len, export_s, started_at)
 
     def measure_onnx(self, onnx: bytes, name: str, backend: str, batch: int, seq_len: int) -> Latency:

@@ -70,6 +70,11 @@ class BertSpace:
         shape of the space, since depth repeats a layer without adding new shapes."""
         return sorted({replace(arch, num_layers=1) for arch in self.archs()})
 
+    def smallest(self) -> Arch:
+        """The architecture with the smallest choice in every dimension: the fastest of
+        the space on any device, since each dimension only adds work."""
+        return self.arch({name: min(getattr(self, name)) for name in PARAMS})
+
     def size(self) -> int:
         return math.prod(len(getattr(self, name)) for name in PARAMS)
 

@@ -13,8 +13,9 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from device_profilers.jsonl import read_records
 from canao_ray.searcher import DUPLICATE_OF
+from canao_ray.verify import verify_run
+from device_profilers.jsonl import read_records
 
 CONFIG = """
 name: resume
@@ -61,3 +62,5 @@ def test_a_search_killed_halfway_resumes_to_the_configured_trial_count(tmp_path)
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     assert [r["finished"] for r in read_records(run_dir / "hypervolume.jsonl")] == [1, 2, 3, 4, 5, 6]
     assert "Architectures fully evaluated: 6" in (run_dir / "report.md").read_text()
+    verdict = verify_run(run_dir)
+    assert verdict.ok, verdict

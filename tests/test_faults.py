@@ -1,0 +1,67 @@
+"""Faults inside a real search (``canao search`` in its own process, real Ray, real
+trials): a candidate whose build fails and a trial process killed mid-epoch each cost
+that trial only; the search finishes the rest and its run directory verifies.
+
+The build failure is injected through the profiler's testing hook (no real build fails
+on demand); the kill is a real SIGKILL of the trial's worker process. Latency comes from
+ONNX Runtime to keep the test short: the fault paths do not depend on the backend.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from canao_ray.verify import verify_run
+from device_profilers.jsonl import read_records
+from device_profilers.profiler import FAIL_BUILD_ENV
+
+FAILING = ["L1-H64-A4-I128", "L2-H64-A4-I128"]  # every 4-head architecture of the space
+CONFIG = """
+name: faults
+task: {num_train: 3000, num_dev: 100, seq_len: 16}
+space: {num_layers: [1, 2], num_heads: [2, 4], head_dim: [16], ffn_ratio: [2]}
+search: {num_samples: 4, sampler: random, trial_cpus: 1}
+latency: {budget_ms: 1000.0, backend: ort, protocol: {warmup: 1, repeats: 5, min_repeat_ms: 5, blocks: 1, block_pause_s: 0, max_blocks: 1}}
+training: {epochs: 3}
+scheduler: {kind: none}
+"""
+
+
+def _training_trial_pid(experiment_dir) -> int | None:
+    """The worker pid of a trial that has reported epoch 1 of 3 (so it is mid-epoch)."""
+    for result in experiment_dir.glob("*/result.json"):
+        rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+        if rows and rows[-1].get("epoch") == 1 and rows[-1].get("feasible"):
+            return rows[-1]["pid"]
+    return None
+
+
+def test_a_failed_build_and_a_killed_trial_cost_only_their_own_trials(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG + f"cache_dir: {tmp_path / 'cache'}\n")
+    run_dir = tmp_path / "run"
+    env = {**os.environ, FAIL_BUILD_ENV: ",".join(FAILING)}
+    command = [sys.executable, "-m", "canao_ray.cli", "search", "--config", str(config), "--out", str(run_dir)]
+    with open(tmp_path / "search.log", "w") as log:
+        search = subprocess.Popen(command, stdout=log, stderr=log, env=env)
+        deadline = time.monotonic() + 600
+        while (pid := _training_trial_pid(run_dir / "ray" / "faults")) is None:
+            assert search.poll() is None, (tmp_path / "search.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no trial reached its second epoch within 10 minutes"
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
+        assert search.wait(timeout=900) == 0, (tmp_path / "search.log").read_text()[-3000:]
+
+    records = read_records(run_dir / "trials.jsonl")
+    assert len(records) == 4, records  # the search went on after both faults
+    failed_build = [r for r in records if f"injected by {FAIL_BUILD_ENV}" in (r.get("error") or "")]
+    killed = [r for r in records if r["status"] == "ERROR" and r not in failed_build]
+    assert failed_build and all(r["status"] == "ERROR" and r["arch"]["num_heads"] == 4 for r in failed_build), records
+    assert len(killed) == 1 and "died" in killed[0]["error"].lower(), killed
+    assert all(r["status"] == "TERMINATED" for r in records if r not in failed_build + killed)
+    assert (run_dir / "report.md").is_file()
+    verdict = verify_run(run_dir)
+    assert verdict.ok, verdict
