@@ -39,6 +39,25 @@ def checkpoint_path(name: str) -> str:
     return name  # a hub id: from_pretrained downloads it, or fails offline with its own message
 
 
+def load_classifier(path: str | Path, **options):
+    """A sequence classifier from ``path``, its weights read from safetensors only.
+
+    A checkpoint's ``pytorch_model.bin`` is a pickle, and unpickling a file from
+    elsewhere runs whatever code it carries; safetensors holds only tensors.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, **options)
+    except OSError as error:
+        if "safetensors" not in str(error):
+            raise
+        raise TeacherError(
+            f"teacher {str(path)!r} has no model.safetensors; canao reads no pickled weights: "
+            "convert it with model.save_pretrained(dir, safe_serialization=True)"
+        ) from None
+
+
 def teacher_tokenizer(teacher: TeacherSettings | None, task: TaskConfig):
     """The tokenizer of the teacher: GLUE text must index the vocabulary its embeddings hold."""
     from transformers import AutoTokenizer

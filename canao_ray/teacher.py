@@ -22,7 +22,7 @@ import torch
 
 from search_spaces import Arch
 
-from .checkpoints import TeacherError, checkpoint_path
+from .checkpoints import TeacherError, checkpoint_path, load_classifier
 from .config import ConfigError, SearchConfig, TeacherSettings
 from .distill import Distiller
 from .glue import GlueDataError
@@ -67,8 +67,6 @@ def prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
 
 
 def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
-    from transformers import AutoModelForSequenceClassification
-
     teacher = config.teacher
     data = load_task(dataclasses.replace(config.task, num_train=teacher.num_train), teacher)
     settings = teacher.finetune
@@ -77,9 +75,7 @@ def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
         _ensure_importance(target, data, teacher)
         return target
     torch.manual_seed(settings.seed)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        checkpoint_path(teacher.model), num_labels=data.num_labels
-    )
+    model = load_classifier(checkpoint_path(teacher.model), num_labels=data.num_labels)
     trainer = Trainer(model, data, settings)
     metrics: dict[str, float] = {}
     for epoch in range(1, settings.epochs + 1):
@@ -95,12 +91,11 @@ def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
 def _ensure_importance(teacher_dir: Path, data: TaskData, teacher: TeacherSettings) -> None:
     """Rank the fine-tuned teacher's units on training batches, once (kept beside it)."""
     from safetensors.torch import save_file
-    from transformers import AutoModelForSequenceClassification
 
     path = teacher_dir / IMPORTANCE_FILE
     if path.is_file():
         return
-    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir)
+    model = load_classifier(teacher_dir)
     sample = itertools.islice(batches(data, data.train, teacher.finetune.batch_size, True, teacher.finetune.seed), teacher.importance_batches)
     scores = importance(model, sample)
     partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
@@ -110,9 +105,8 @@ def _ensure_importance(teacher_dir: Path, data: TaskData, teacher: TeacherSettin
 
 def load_teacher(teacher_dir: str | Path) -> tuple[torch.nn.Module, Importance]:
     from safetensors.torch import load_file
-    from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir).eval()
+    model = load_classifier(teacher_dir).eval()
     return model, Importance(**load_file(str(Path(teacher_dir) / IMPORTANCE_FILE)))
 
 

@@ -70,3 +70,17 @@ def test_an_output_directory_in_use_is_refused_and_left_as_it_was(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "canao_ray.cli", "search", "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and "is not empty; choose a new --out" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_pickled_teacher_weights_are_refused(tmp_path):
+    """Unpickling a checkpoint runs any code it carries: only safetensors are read."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from canao_ray.checkpoints import TeacherError, load_classifier
+
+    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16))
+    model.config.save_pretrained(tmp_path)
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    with pytest.raises(TeacherError, match="has no model.safetensors; canao reads no pickled weights"):
+        load_classifier(tmp_path)
