@@ -18,7 +18,7 @@ from device_profilers import measure_latency, running_broker
 from .config import ConfigError, SearchConfig
 from .controller import ControllerSampler, budget_reward
 from .hypervolume import HypervolumeHistory
-from .results import HYPERVOLUME_FILE, TrialProgress, TrialsLog, write_report
+from .results import HYPERVOLUME_FILE, TrialProgress, TrialsLog, write_atomic, write_report
 from .scheduler import ParetoASHA
 from .searcher import ConstrainedOptunaSearch
 from .trainable import train_candidate
@@ -76,7 +76,7 @@ def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = 
     with _profiler_broker(config):
         _check_budget(config)
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        write_atomic(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
         searcher = ConstrainedOptunaSearch(
             space=config.space,
             metric=OBJECTIVES,
