@@ -76,23 +76,34 @@ def test_report_line_counts_skips_and_errors():
 
 def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_path):
     from canao_ray import SearchConfig, run_search
+    from canao_ray.profile import profile_arch
     from device_profilers.jsonl import read_records
 
+    protocol = {"warmup": 1, "repeats": 5, "min_repeat_ms": 5, "blocks": 2, "block_pause_s": 0, "max_blocks": 3}
+    space = {"num_layers": [1, 2, 3, 4], "num_heads": [2, 4], "head_dim": [16, 32], "ffn_ratio": [2, 4]}
+    cache = tmp_path / "cache"
+    # The budget lets the space's smallest architecture through (the search's pre-flight
+    # check reads its latency from this cache) and little else.
+    (smallest,) = profile_arch(BertSpace(**{k: tuple(v) for k, v in space.items()}).smallest(), local_cpu(), ["ort"],
+                               batch=1, seq_len=32, cache_dir=cache, tuning=TuningSettings(), protocol=MeasureProtocol(**protocol),
+                               use_cache=True)
     config = SearchConfig.from_dict(
         {
             "name": "predictor",
             "task": {"num_train": 100, "num_dev": 50, "seq_len": 32},
-            "space": {"num_layers": [1, 2, 3, 4], "num_heads": [2, 4], "head_dim": [16, 32], "ffn_ratio": [2, 4]},
-            "search": {"num_samples": 16, "sampler": "random"},
-            # Every candidate is over this budget; once 4 were measured the rest need not be.
-            "latency": {"budget_ms": 0.001, "backend": "ort", "predictor": {"min_measurements": 4, "z": 1.0},
-                        "protocol": {"warmup": 1, "repeats": 5, "min_repeat_ms": 5, "blocks": 2, "block_pause_s": 0, "max_blocks": 3}},
-            "cache_dir": str(tmp_path / "cache"),
+            "space": space,
+            "search": {"num_samples": 10, "sampler": "random", "trial_cpus": 1},
+            "latency": {"budget_ms": 1.2 * smallest.median_ms, "backend": "ort", "predictor": {"min_measurements": 4, "z": 1.0},
+                        "protocol": protocol},
+            "training": {"epochs": 1},
+            "scheduler": {"kind": "none"},
+            "cache_dir": str(cache),
         }
     )  # fmt: skip
     run_dir = run_search(config, tmp_path / "run")
     trials = read_records(run_dir / "trials.jsonl")
     backends = [t["latency"]["backend"] for t in trials]
-    assert backends[:4] == ["ort"] * 4 and "predicted" in backends
-    assert all(t["status"] == "INFEASIBLE" for t in trials)
+    # The pre-flight measurement is the predictor's first; three trials measure before it speaks.
+    assert backends[:3] == ["ort"] * 3 and "predicted" in backends
+    assert all(t["status"] == "INFEASIBLE" for t in trials if t["latency"]["backend"] == "predicted")
     assert "Latency predictor: " in (run_dir / "report.md").read_text()
