@@ -23,7 +23,7 @@ sst2: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python experiments/canao_sst2.py
 
 test: setup
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q --durations=15 tests
 
 clean:
 	rm -rf $(VENV) canao_runs
