@@ -70,7 +70,10 @@ class ProfilerBroker:
                         **LOCAL_RUNTIME_ENV,
                     }
                 },
-                max_restarts=2,
+                # Restarted as often as it dies: a candidate that crashes the compiler
+                # fails its own request (tried twice) and must not leave the device
+                # without a profiler for the rest of the search.
+                max_restarts=-1,
                 max_task_retries=1,
                 scheduling_strategy="DEFAULT",
             )
