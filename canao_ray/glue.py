@@ -17,7 +17,7 @@ import numpy as np
 
 HUB_DATASET = "nyu-mll/glue"
 SPLIT_FILES = {"train": ("train",), "validation": ("dev", "validation", "dev_matched")}
-FILE_FORMATS = {"tsv": "csv", "csv": "csv", "json": "json", "jsonl": "json", "parquet": "parquet"}
+FILE_FORMATS = ("tsv", "csv", "json", "jsonl", "parquet")
 
 #: Column names of the GLUE release's TSVs that Hugging Face's ``glue`` renamed.
 GLUE_TSV_NAMES = {"score": "label", "Quality": "label", "#1 String": "sentence1", "#2 String": "sentence2"}
@@ -76,21 +76,21 @@ def _split_file(task_dir: Path, split: str) -> Path:
 
 
 def _read_file(path: Path):
+    """The file as an in-memory ``datasets.Dataset``: read with pandas rather than
+    ``datasets.load_dataset``, which would write an Arrow copy into the Hugging Face
+    cache, outside the run and cache directories (and print progress bars)."""
     import datasets
+    import pandas as pd
 
-    kind = FILE_FORMATS[path.suffix[1:]]
-    # GLUE's TSVs are not quoted and many sentences hold '"': quoting must be off, and
-    # "NA"/"null" are words here, not missing values.
-    options = {"sep": "\t" if path.suffix == ".tsv" else ",", "quoting": 3, "keep_default_na": False} if kind == "csv" else {}
-    # Reading a GLUE file takes a second; its progress bars would only clutter the
-    # output, and turn a one-line error about the file into three lines.
-    bars_were_off = datasets.are_progress_bars_disabled()
-    datasets.disable_progress_bars()
-    try:
-        return datasets.load_dataset(kind, data_files=str(path), split="train", **options)
-    finally:
-        if not bars_were_off:
-            datasets.enable_progress_bars()
+    if path.suffix in (".tsv", ".csv"):
+        # GLUE's TSVs are not quoted and many sentences hold '"': quoting must be off, and
+        # "NA"/"null" are words here, not missing values.
+        frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", quoting=3, keep_default_na=False)
+    elif path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_json(path, lines=True)
+    return datasets.Dataset.from_pandas(frame, preserve_index=False)
 
 
 def _normalise(dataset, task: GlueTask, source: str):
