@@ -16,7 +16,16 @@ from typing import Any, Mapping
 
 import yaml
 
-from device_profilers import BACKENDS, Device, MeasureProtocol, RpcEndpoint, TuningSettings, resolve_device, rpc_device
+from device_profilers import (
+    BACKENDS,
+    Device,
+    LatencyPredictor,
+    MeasureProtocol,
+    RpcEndpoint,
+    TuningSettings,
+    resolve_device,
+    rpc_device,
+)
 from device_profilers.devices import KNOWN_DEVICES
 from search_spaces import BertSpace
 
@@ -121,6 +130,11 @@ class PredictorSettings:
 
     def __post_init__(self) -> None:
         _positive("latency.predictor", self, "min_measurements", "z")
+        if self.min_measurements < LatencyPredictor.MIN_MEASUREMENTS:
+            raise ConfigError(
+                f"latency.predictor.min_measurements must be at least {LatencyPredictor.MIN_MEASUREMENTS} "
+                f"(the model's coefficients plus one, or its error cannot be estimated), got {self.min_measurements}"
+            )
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | Non
     lat = settings.latency
     where = (lat.device, lat.backend, lat.batch, settings.task.seq_len)
     prediction = predict_latency(arch, *where) if lat.predictor is not None else None
-    if prediction is not None and prediction.surely_over(lat.budget_ms, lat.predictor.z):
+    trusted = prediction is not None and prediction.measurements >= lat.predictor.min_measurements
+    if trusted and prediction.surely_over(lat.budget_ms, lat.predictor.z):
         tune.report(
             {
                 "score": 0.0, "epoch": 0, "params": arch.encoder_params(), "feasible": False, FINAL_KEY: True,

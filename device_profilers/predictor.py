@@ -40,7 +40,11 @@ class Prediction:
 class LatencyPredictor:
     """Learns ``arch -> latency`` for one device, backend, batch and sequence length."""
 
-    def __init__(self, batch: int, seq_len: int, min_measurements: int = 8, ridge: float = 1e-3):
+    #: One more than the model's 7 coefficients: with fewer points the fit passes through
+    #: every one of them and its error, hence the spread, reads zero.
+    MIN_MEASUREMENTS = 8
+
+    def __init__(self, batch: int, seq_len: int, min_measurements: int = MIN_MEASUREMENTS, ridge: float = 1e-3):
         self.batch, self.seq_len = batch, seq_len
         self.min_measurements = min_measurements
         self.ridge = ridge

@@ -92,8 +92,8 @@ def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_pa
             "name": "predictor",
             "task": {"num_train": 100, "num_dev": 50, "seq_len": 32},
             "space": space,
-            "search": {"num_samples": 10, "sampler": "random", "trial_cpus": 1},
-            "latency": {"budget_ms": 1.2 * smallest.median_ms, "backend": "ort", "predictor": {"min_measurements": 4, "z": 1.0},
+            "search": {"num_samples": 16, "sampler": "random", "trial_cpus": 1},
+            "latency": {"budget_ms": 1.2 * smallest.median_ms, "backend": "ort", "predictor": {"min_measurements": 8, "z": 1.0},
                         "protocol": protocol},
             "training": {"epochs": 1},
             "scheduler": {"kind": "none"},
@@ -103,7 +103,7 @@ def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_pa
     run_dir = run_search(config, tmp_path / "run")
     trials = read_records(run_dir / "trials.jsonl")
     backends = [t["latency"]["backend"] for t in trials]
-    # The pre-flight measurement is the predictor's first; three trials measure before it speaks.
-    assert backends[:3] == ["ort"] * 3 and "predicted" in backends
+    # The pre-flight measurement is the predictor's first; seven trials measure before it speaks.
+    assert backends.count("ort") >= 7 and "predicted" in backends
     assert all(t["status"] == "INFEASIBLE" for t in trials if t["latency"]["backend"] == "predicted")
     assert "Latency predictor: " in (run_dir / "report.md").read_text()
