@@ -78,11 +78,14 @@ def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
     model = load_classifier(checkpoint_path(teacher.model), num_labels=data.num_labels)
     trainer = Trainer(model, data, settings)
     metrics: dict[str, float] = {}
+    start = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
         loss = trainer.epoch()
         metrics = {**trainer.evaluate(), "loss": loss, "epoch": epoch}
         logger.info("teacher %s epoch %d: %s", teacher.model, epoch, metrics)
         print(f"teacher {teacher.model} on {data.task.name}, epoch {epoch}: {metrics}", flush=True)
+    # The fine-tuning time is kept so a later run that reuses this teacher can report it.
+    metrics["finetune_s"] = time.perf_counter() - start
     save_atomically(model, data.tokenizer, {**metrics, "task": data.key, "teacher": teacher.model}, target)
     _ensure_importance(target, data, teacher)
     return target
