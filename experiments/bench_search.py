@@ -45,9 +45,9 @@ MAX_RESAMPLES = 64  # repeats in a row after which the searcher ends the search,
 def load_table(path: Path) -> tuple[BertSpace, dict[str, dict]]:
     table = json.loads(path.read_text())
     rows = table["rows"]
-    missing = [key for key, row in rows.items() if "scores" not in row]
+    missing = [key for key, row in rows.items() if "scores" not in row or "latency_ms" not in row]
     if missing:
-        raise SystemExit(f"{path}: {len(missing)} rows have no scores yet; finish build_search_benchmark.py first")
+        raise SystemExit(f"{path}: {len(missing)} rows lack scores or a latency; finish build_search_benchmark.py first")
     space = BertSpace(**{k: tuple(v) for k, v in table["settings"]["grid"].items()})
     return space, rows
 

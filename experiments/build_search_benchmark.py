@@ -1,14 +1,15 @@
 """Build the fixed benchmark objective of bench_search.py: every arch of a grid, trained
 and measured once, stored in the repo.
 
-    python experiments/build_search_benchmark.py [--epochs 8] [--out experiments/results/search_benchmark.json]
+    python experiments/build_search_benchmark.py [--epochs 8] [--phases latency,train] [--out experiments/results/search_benchmark.json]
 
 For each architecture of the grid (the embedded task's default space, widened to six
 layers): its TVM latency on this CPU (tuned, the standard protocol, measured before
 any training starts so nothing else runs), then its dev score after each of ``epochs``
 epochs of training, from one seed. Samplers and schedulers are then compared on this
 table in seconds instead of hours (``bench_search.py``). Writes the JSON as it goes,
-so an interrupted build resumes where it stopped.
+so an interrupted build resumes where it stopped. The two phases fill their own
+columns and can run apart (``--phases``): training needs no quiet machine, timing does.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ def main() -> int:
     parser.add_argument("--num-train", type=int, default=2000)
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
+    parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
+    parser.add_argument("--train-threads", type=int, default=os.cpu_count() or 1, help="torch threads for training")
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
+    if not phases or phases - {"latency", "train"}:
+        parser.error(f"--phases: give latency, train or both, got {args.phases!r}")
 
     import ray
     import torch
@@ -76,20 +82,23 @@ def main() -> int:
     lat = config.latency
     device = lat.make_device()
 
-    ray.init(include_dashboard=False, log_to_driver=False)
-    with running_broker([device], str(config.resolved_cache_dir()), lat.tuning, lat.protocol, lat.use_cache):
-        for arch in space.archs():
-            if "latency_ms" not in rows.get(arch.key, {}):
-                latency = measure_latency(arch, device.name, "tvm", lat.batch, config.task.seq_len)
-                rows[arch.key] = {"arch": arch.to_dict(), "latency_ms": latency.median_ms}
-                save(args.out, table)
-                print(f"{arch.key}: {latency.median_ms:.4f} ms", flush=True)
-    ray.shutdown()
+    if "latency" in phases:
+        ray.init(include_dashboard=False, log_to_driver=False)
+        with running_broker([device], str(config.resolved_cache_dir()), lat.tuning, lat.protocol, lat.use_cache):
+            for arch in space.archs():
+                row = rows.setdefault(arch.key, {"arch": arch.to_dict()})
+                if "latency_ms" not in row:
+                    row["latency_ms"] = measure_latency(arch, device.name, "tvm", lat.batch, config.task.seq_len).median_ms
+                    save(args.out, table)
+                    print(f"{arch.key}: {row['latency_ms']:.4f} ms", flush=True)
+        ray.shutdown()
+    if "train" not in phases:
+        return 0
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.train_threads)
     data = load_task(config.task, None)
     for arch in space.archs():
-        row = rows[arch.key]
+        row = rows.setdefault(arch.key, {"arch": arch.to_dict()})
         if len(row.get("scores", [])) == args.epochs:
             continue
         start = time.perf_counter()
