@@ -26,17 +26,38 @@ def nondomination_ranks(points: Sequence[Sequence[float]]) -> list[int]:
     return ranks
 
 
+def crowding_distances(points: Sequence[Sequence[float]], ranks: Sequence[int]) -> list[float]:
+    """NSGA-II's crowding distance of each point within its front: the sum over objectives
+    of the gap between its two neighbours, relative to the front's range (infinite at a
+    front's ends, so the extremes of a trade-off are always the most isolated)."""
+    distances = [0.0] * len(points)
+    for rank in set(ranks):
+        members = [i for i, r in enumerate(ranks) if r == rank]
+        for axis in range(len(points[0])):
+            ordered = sorted(members, key=lambda i: points[i][axis])
+            low, high = points[ordered[0]][axis], points[ordered[-1]][axis]
+            distances[ordered[0]] = distances[ordered[-1]] = math.inf
+            for before, here, after in zip(ordered, ordered[1:], ordered[2:]):
+                if high > low:
+                    distances[here] += (points[after][axis] - points[before][axis]) / (high - low)
+    return distances
+
+
 class ParetoASHA(FIFOScheduler):
     """Asynchronous successive halving that promotes by non-dominated sorting.
 
     Ray's schedulers compare trials on one metric, so ASHA on accuracy stops a small,
     fast candidate for being less accurate than a large, slow one, although both may be
     Pareto-optimal. Here each rung (``grace_period * reduction_factor**k`` epochs) keeps
-    the results of every trial that reached it, as points over ``metrics``; a trial
-    continues if fewer than ``ceil(n / reduction_factor)`` of the ``n`` points in its
-    rung lie on strictly better non-domination fronts than its own. The first front
-    always continues. Decisions are asynchronous, as in ASHA: a trial is judged
-    against the trials that reached the rung before it.
+    the results of every trial that reached it, as points over ``metrics``, ordered as
+    NSGA-II orders a population: by non-domination front, then within a front by
+    crowding distance, larger first (the multi-objective ASHA of Schmucker et al.,
+    2021). A trial continues if fewer than ``ceil(n / reduction_factor)`` of the ``n``
+    points in its rung come strictly before it. Without the crowding distance a large
+    first front would always continue: when accuracy rises steadily with size, every
+    candidate is Pareto-optimal and nothing would ever stop. The ends of a front are
+    never stopped. Decisions are asynchronous, as in ASHA: a trial is judged against
+    the trials that reached the rung before it.
 
     Use it like any Tune scheduler: ``TuneConfig(scheduler=ParetoASHA(...))``, leaving
     ``metric``/``mode`` off the TuneConfig (they belong to the searcher).
@@ -88,8 +109,14 @@ class ParetoASHA(FIFOScheduler):
 
     def _decide(self, rung: dict[str, tuple[float, ...]], trial_id: str) -> str:
         ids = list(rung)
-        ranks = dict(zip(ids, nondomination_ranks([rung[i] for i in ids])))
-        better = sum(rank < ranks[trial_id] for rank in ranks.values())
+        points = [rung[i] for i in ids]
+        ranks = nondomination_ranks(points)
+        crowding = crowding_distances(points, ranks)
+        mine = ids.index(trial_id)
+        better = sum(
+            rank < ranks[mine] or (rank == ranks[mine] and distance > crowding[mine])
+            for rank, distance in zip(ranks, crowding)
+        )
         keep = math.ceil(len(ids) / self._reduction_factor)
         return TrialScheduler.CONTINUE if better < keep else TrialScheduler.STOP
 

@@ -25,3 +25,16 @@ def test_fast_less_accurate_trials_survive_but_dominated_ones_stop():
     # Epochs between rungs are not judged again.
     assert _report(scheduler, "fast", 0.72, 0.5, epoch=1) == TrialScheduler.CONTINUE
     assert _report(scheduler, "big", 0.91, 5.0, epoch=3) == TrialScheduler.CONTINUE
+
+
+def test_crowded_middle_of_a_front_stops_once_the_ends_are_known():
+    """Every trial here is Pareto-optimal (accuracy rises with latency); without the
+    crowding distance nothing would ever stop."""
+    scheduler = ParetoASHA(max_t=4, grace_period=1, reduction_factor=2)
+    assert _report(scheduler, "slow", 0.90, 5.0) == TrialScheduler.CONTINUE
+    assert _report(scheduler, "fast", 0.70, 0.5) == TrialScheduler.CONTINUE
+    # Non-dominated, but between the two ends, with both ends ahead of it: 2 of 3 points
+    # come before it, and a rung of 3 keeps ceil(3 / 2) = 2.
+    assert _report(scheduler, "middle", 0.80, 2.7) == TrialScheduler.STOP
+    # A new end of the front is never stopped.
+    assert _report(scheduler, "faster", 0.65, 0.3) == TrialScheduler.CONTINUE
