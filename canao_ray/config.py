@@ -191,13 +191,20 @@ class LatencySettings:
 @dataclass(frozen=True)
 class TrainingSettings:
     """How each candidate is trained on the task: AdamW, the learning rate rising linearly
-    over the first ``warmup_ratio`` of the steps, then decaying linearly to zero."""
+    over the first ``warmup_ratio`` of the steps, then decaying linearly to zero.
+
+    The defaults train every size of the embedded task's space: at 5e-4 without
+    warm-up, 4- and 6-layer encoders of hidden size 256 never left chance level (0.50
+    after 8 epochs on 4000 examples) while a 2-layer one reached 0.84, so the front
+    said "bigger is worse"; at 1e-4 with 10% warm-up they read 0.84 and 0.79, the
+    2-layer one 0.78.
+    """
 
     epochs: int = 4
     batch_size: int = 16
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-4
     weight_decay: float = 0.01
-    warmup_ratio: float = 0.0
+    warmup_ratio: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:

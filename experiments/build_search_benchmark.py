@@ -15,6 +15,7 @@ columns and can run apart (``--phases``): training needs no quiet machine, timin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -40,7 +41,7 @@ def save(path: Path, table: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--num-train", type=int, default=2000)
+    parser.add_argument("--num-train", type=int, default=4000)
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
     parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
@@ -69,9 +70,11 @@ def main() -> int:
         }
     )
     space = BertSpace(**{k: tuple(v) for k, v in GRID.items()})
+    # A table built with other settings is not resumed: its rows would not compare.
+    settings = {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train, "training": dataclasses.asdict(config.training)}
     table = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    if table.get("settings") != {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train}:
-        table = {"settings": {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train}, "rows": {}}
+    if table.get("settings") != settings:
+        table = {"settings": settings, "rows": {}}
     table.update(
         commit=commit(),
         command="python experiments/build_search_benchmark.py " + " ".join(sys.argv[1:]),
