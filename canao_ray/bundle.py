@@ -102,7 +102,7 @@ def write_bundle(
     onnx_path = export_onnx(model, partial / "model.onnx", 1, data.seq_len, BUNDLE_INPUTS)
 
     backend = TvmBackend(device, cache_dir, tuning)
-    executable, _ = backend.compile(onnx_path, 1, data.seq_len)
+    executable, _, _ = backend.compile(onnx_path, 1, data.seq_len)
     backend.export_library(executable, partial / "model.so")
 
     logits = onnx_logits(onnx_path, data, device.num_threads)

@@ -120,7 +120,7 @@ class DeviceProfiler:
         """
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
         with _candidate(arch, batch, seq_len, needs_onnx=True) as (_, onnx_path):
-            _, stats = self._backend("tvm").compile(onnx_path, batch, seq_len)
+            _, _, stats = self._backend("tvm").compile(onnx_path, batch, seq_len, weights_apart=True)
         return stats
 
     def pid(self) -> int:
