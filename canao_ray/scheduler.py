@@ -55,8 +55,8 @@ class ParetoASHA(FIFOScheduler):
     2021). A trial continues if fewer than ``ceil(n / reduction_factor)`` of the ``n``
     points in its rung come strictly before it. Without the crowding distance a large
     first front would always continue: when accuracy rises steadily with size, every
-    candidate is Pareto-optimal and nothing would ever stop. The ends of a front are
-    never stopped. Decisions are asynchronous, as in ASHA: a trial is judged against
+    candidate is Pareto-optimal and nothing would ever stop. The two ends of the first
+    front (the fastest and the most accurate) are never stopped. Decisions are asynchronous, as in ASHA: a trial is judged against
     the trials that reached the rung before it.
 
     Use it like any Tune scheduler: ``TuneConfig(scheduler=ParetoASHA(...))``, leaving
