@@ -1,7 +1,7 @@
 """Build the fixed benchmark objective of bench_search.py: every arch of a grid, trained
 and measured once, stored in the repo.
 
-    python experiments/build_search_benchmark.py [--epochs 8] [--phases latency,train] [--out experiments/results/search_benchmark.json]
+    python experiments/build_search_benchmark.py [--epochs 8] [--phases latency,train] [--jobs 2] [--out experiments/results/search_benchmark.json]
 
 For each architecture of the grid (the embedded task's default space, widened to six
 layers): its TVM latency on this CPU (tuned, the standard protocol, measured before
@@ -10,6 +10,8 @@ epochs of training, from one seed. Samplers and schedulers are then compared on 
 table in seconds instead of hours (``bench_search.py``). Writes the JSON as it goes,
 so an interrupted build resumes where it stopped. The two phases fill their own
 columns and can run apart (``--phases``): training needs no quiet machine, timing does.
+Training runs ``--jobs`` architectures at once, one process of ``--train-threads``
+threads (1) each, largest first.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +42,27 @@ def save(path: Path, table: dict) -> None:
     os.replace(tmp, path)
 
 
+def train_scores(arch: dict, config, threads: int) -> tuple[list[float], float]:
+    """Dev score after each epoch of training ``arch`` as ``config`` says, and the seconds it
+    took (run in a worker process; the same seed, hence the same scores, in any process)."""
+    import torch
+
+    from canao_ray.teacher import build_student
+    from canao_ray.training import Trainer, load_task
+    from search_spaces import Arch
+
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    data = load_task(config.task, None)
+    model, loss = build_student(Arch.from_dict(arch), data, config, None)
+    trainer = Trainer(model, data, config.training, loss)
+    scores = []
+    for _ in range(config.training.epochs):
+        trainer.epoch()
+        scores.append(trainer.evaluate()["score"])
+    return scores, time.perf_counter() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
@@ -45,18 +70,16 @@ def main() -> int:
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
     parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
-    parser.add_argument("--train-threads", type=int, default=os.cpu_count() or 1, help="torch threads for training")
+    parser.add_argument("--train-threads", type=int, default=1, help="torch threads per training process")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="architectures trained at once, one process each")
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     if not phases or phases - {"latency", "train"}:
         parser.error(f"--phases: give latency, train or both, got {args.phases!r}")
 
     import ray
-    import torch
 
     from canao_ray import SearchConfig
-    from canao_ray.teacher import build_student
-    from canao_ray.training import Trainer, load_task
     from device_profilers import measure_latency, running_broker
     from search_spaces import BertSpace
 
@@ -98,24 +121,18 @@ def main() -> int:
     if "train" not in phases:
         return 0
 
-    torch.set_num_threads(args.train_threads)
-    data = load_task(config.task, None)
-    for arch in space.archs():
-        row = rows.setdefault(arch.key, {"arch": arch.to_dict()})
-        if len(row.get("scores", [])) == args.epochs:
-            continue
-        start = time.perf_counter()
-        model, loss = build_student(arch, data, config, None)
-        trainer = Trainer(model, data, config.training, loss)
-        row["scores"] = []
-        for _ in range(args.epochs):
-            trainer.epoch()
-            row["scores"].append(trainer.evaluate()["score"])
-        row["train_s"] = time.perf_counter() - start
-        save(args.out, table)
-        print(f"{arch.key}: scores {', '.join(f'{s:.3f}' for s in row['scores'])} ({row['train_s']:.0f} s)", flush=True)
+    # Largest first, so the pool's workers finish together.
+    todo = [arch for arch in space.archs() if len(rows.get(arch.key, {}).get("scores", [])) != args.epochs]
+    todo.sort(key=lambda arch: -arch.encoder_flops(config.task.seq_len))
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(train_scores, arch.to_dict(), config, args.train_threads): arch for arch in todo}
+        for future in as_completed(futures):
+            arch = futures[future]
+            scores, seconds = future.result()
+            rows.setdefault(arch.key, {"arch": arch.to_dict()}).update(scores=scores, train_s=seconds)
+            save(args.out, table)
+            print(f"{arch.key}: scores {', '.join(f'{s:.3f}' for s in scores)} ({seconds:.0f} s)", flush=True)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
