@@ -13,10 +13,11 @@ from typing import Any, Callable, Mapping
 class MeasureProtocol:
     """How one latency is measured, the same for every backend.
 
-    ``warmup`` untimed runs (at least one), then blocks of ``repeats`` timed samples with
-    ``block_pause_s`` between them: at least ``blocks`` blocks, and more (up to
-    ``max_blocks``) until the two quietest blocks agree within ``agree``. Each sample
-    times enough back-to-back runs to last at least ``min_repeat_ms`` (so timer
+    ``warmup`` untimed runs (at least one), then blocks of ``repeats`` timed samples
+    starting at least ``block_pause_s`` apart (a shorter block is followed by a pause;
+    a longer one spreads its samples over time by itself): at least ``blocks`` blocks,
+    and more (up to ``max_blocks``) until the two quietest blocks agree within
+    ``agree``. Each sample times enough back-to-back runs to last at least ``min_repeat_ms`` (so timer
     resolution and per-call overhead stay negligible) and records the mean per run.
     A block lasts about ``block_ms`` at most: a model slower than ``block_ms /
     repeats`` per run gets fewer samples per block, down to ``min_block_repeats``
@@ -134,16 +135,17 @@ def in_blocks(
     run_ms: float,
     before_block: Callable[[], None] = _nothing,
 ) -> list[list[float]]:
-    """Call ``run_block(repeats)`` block after block, pausing between them, until the
-    protocol is settled (see ``MeasureProtocol.settled``); ``run_ms``, the time of one
+    """Call ``run_block(repeats)`` block after block, starting them at least
+    ``block_pause_s`` apart, until the protocol is settled (see ``MeasureProtocol.settled``); ``run_ms``, the time of one
     run seen in warm-up, sizes the blocks. ``before_block`` runs ahead of each block
     (the profiler waits there for the cores to be in a normal phase)."""
     repeats = protocol.block_repeats(run_ms)
-    before_block()
-    blocks = [run_block(repeats)]
-    while not protocol.settled([statistics.median(block) for block in blocks]):
-        time.sleep(protocol.block_pause_s)
+    blocks: list[list[float]] = []
+    while not blocks or not protocol.settled([statistics.median(block) for block in blocks]):
+        if blocks:
+            time.sleep(max(0.0, protocol.block_pause_s - (time.monotonic() - started)))
         before_block()
+        started = time.monotonic()
         blocks.append(run_block(repeats))
     return blocks
 

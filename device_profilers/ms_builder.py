@@ -1,11 +1,10 @@
 """The function MetaSchedule's builder workers compile candidates with.
 
 TVM's default build function imports ``tvm.s_tir.tensor_intrin``, which parses several
-hundred TVMScript functions (about 20 s on our machines), and ``LocalBuilder`` starts
-fresh worker processes for every batch of candidates: that import, not compilation
-(30-300 ms a candidate), was most of MetaSchedule's fixed cost per task. fp32 CPU
-schedules use no tensor intrinsics, so the import is dropped here. This module must
-stay light: every builder worker imports it.
+hundred TVMScript functions (about 20 s on our machines), in every builder worker: that
+import, not compilation (30-300 ms a candidate), was most of MetaSchedule's fixed cost
+per task. fp32 CPU schedules use no tensor intrinsics, so the import is dropped here.
+This module must stay light: every builder worker imports it (``pooled_builder``).
 """
 
 

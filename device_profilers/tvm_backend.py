@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ import numpy as np
 from .devices import Device
 from .jsonl import trim_partial_line
 from .latency import MeasureProtocol, in_blocks, warm_up
-from .ms_builder import build_candidate
 from .onnx_export import graph_inputs
 from .scratch import scratch_dir
 from .tvmscript_import import import_tensor_intrinsics
@@ -94,6 +94,8 @@ class TvmBackend:
         for name in ("database_workload.json", "database_tuning_record.json"):
             trim_partial_line(self.work_dir / name)
         self.database = ms.database.JSONDatabase(work_dir=str(self.work_dir))
+        self._pooled_builder = None
+        self._local_runner = None
         set_runtime_threads(device.num_threads)
 
     @property
@@ -109,30 +111,22 @@ class TvmBackend:
         from tvm import relax
         from tvm.relax.frontend.onnx import from_onnx
 
-        graph = onnx.load(str(onnx_path))
         # Every input here is a [batch, sequence] token tensor (input_ids, and in exported
         # bundles attention_mask and token_type_ids); TVM compiles for one fixed shape.
-        mod = from_onnx(
-            graph,
-            shape_dict={i.name: [batch, seq_len] for i in graph.graph.input},
-            keep_params_in_input=weights_apart,
-        )
-        weights = []
+        tokens = graph_inputs(onnx_path)
         if weights_apart:
-            # Only the weight matrices stay arguments. The rest (biases, norms, and what the
-            # exporter precomputed: position embeddings, the additive attention mask,
-            # reshape targets) is bound as constants, so the pipeline folds exactly what
-            # it folds in the self-contained build: the operator workloads, hence the
-            # tuning records and the kernels, are the same in both.
-            mod, params = relax.frontend.detach_params(mod)
-            main = mod["main"]
-            bound = {}
-            for var, value in zip(main.params[int(main.attrs["num_input"]) :], params["main"]):
-                if value.ndim == 2 and value.dtype == "float32":
-                    weights.append(value.numpy())
-                else:
-                    bound[var] = value
-            mod = relax.transform.BindParams("main", bound)(mod)
+            graph, weights = _weights_as_inputs(onnx_path)
+        else:
+            graph, weights = onnx.load(str(onnx_path)), []
+        with warnings.catch_warnings():
+            # Weight inputs are named after torch parameters ("encoder.layer.0...."): the
+            # importer renames each to a valid identifier and warns, to no one's use.
+            warnings.filterwarnings("ignore", message="Renaming name")
+            mod = from_onnx(graph, shape_dict={name: [batch, seq_len] for name in tokens})
+        if weights:
+            # The weight inputs follow the tokens; num_input tells the passes below which
+            # parameters are weights (LiftTransformParams prepacks those).
+            mod["main"] = mod["main"].with_attr("num_input", len(tokens))
         with self.target:
             mod = tvm.transform.Sequential(
                 [
@@ -177,16 +171,23 @@ class TvmBackend:
             max_trials_global=trials * len(contexts),
             max_trials_per_task=trials,
             num_trials_per_iter=trials,
-            builder=ms.builder.LocalBuilder(
-                f_build=build_candidate,
-                max_workers=self.device.num_threads,
-            ),
+            builder=self._builder(),
             runner=self._runner(),
             database=self.database,
         )
 
+    def _builder(self):
+        """The candidate builder, started once and kept: its workers' start-up (importing
+        TVM) cost more than the compiling itself when each batch started fresh ones."""
+        if self._pooled_builder is None:
+            from .pooled_builder import PooledBuilder
+
+            self._pooled_builder = PooledBuilder(max_workers=self.device.num_threads)
+        return self._pooled_builder
+
     def _runner(self):
         """Where tuning candidates are timed: here, or on the remote device through its tracker.
+        A local runner is kept, like the builder, so its worker process starts once.
 
         The builder exports candidates as TVM's default tar archive, which the device's
         RPC server links; a device without a linker (a phone's RPC app) has to be tuned
@@ -199,7 +200,9 @@ class TvmBackend:
         )
         rpc = self.device.rpc
         if rpc is None:
-            return ms.runner.LocalRunner(evaluator_config=evaluator)
+            if self._local_runner is None:
+                self._local_runner = ms.runner.LocalRunner(evaluator_config=evaluator)
+            return self._local_runner
         config = ms.runner.RPCConfig(
             tracker_host=rpc.tracker_host,
             tracker_port=rpc.tracker_port,
@@ -297,3 +300,33 @@ class TvmBackend:
 
             samples_ms = in_blocks(block, protocol, run_ms, before_block)
         return samples_ms, stats
+
+
+def _weights_as_inputs(onnx_path: Path):
+    """The ONNX graph with its weight matrices (2-D float32 initializers) turned into graph
+    inputs, and their values in input order.
+
+    The rest (biases, norms, and what the exporter precomputed: position embeddings, the
+    additive attention mask, reshape targets) stays in the graph, so the importer folds
+    exactly what it folds in the self-contained build: the operator workloads, hence
+    the tuning records and the kernels, are the same in both. Done on the ONNX graph
+    rather than after import because TVM's importer first runs ONNX's checker, which
+    serialises the whole model: with BERT-base's weights inside, loading and importing
+    took 4.5 s, most of it that copy.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    graph, base_dir = model.graph, str(onnx_path.parent)
+    kept, weights = [], []
+    for tensor in graph.initializer:
+        value = numpy_helper.to_array(tensor, base_dir)
+        if value.ndim == 2 and value.dtype == np.float32:
+            weights.append(value)
+            graph.input.append(helper.make_tensor_value_info(tensor.name, onnx.TensorProto.FLOAT, value.shape))
+        else:
+            kept.append(numpy_helper.from_array(value, tensor.name))
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return model, weights
