@@ -67,6 +67,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--num-train", type=int, default=4000)
+    parser.add_argument("--learning-rate", type=float, default=1e-4, help="the stored table was trained at 1e-4")
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
     parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
@@ -88,7 +89,7 @@ def main() -> int:
             "name": "search-benchmark",
             "task": {"num_train": args.num_train},
             "space": GRID,
-            "training": {"epochs": args.epochs},
+            "training": {"epochs": args.epochs, "learning_rate": args.learning_rate},
             "latency": {"tuning": {"trials_per_task": args.trials_per_task}},
         }
     )
