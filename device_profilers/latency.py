@@ -17,8 +17,9 @@ class MeasureProtocol:
     starting at least ``block_pause_s`` apart (a shorter block is followed by a pause;
     a longer one spreads its samples over time by itself): at least ``blocks`` blocks,
     and more (up to ``max_blocks``) until the two quietest blocks agree within
-    ``agree``. Each sample times enough back-to-back runs to last at least ``min_repeat_ms`` (so timer
-    resolution and per-call overhead stay negligible) and records the mean per run.
+    ``agree``. Each sample times enough back-to-back runs to last at least
+    ``min_repeat_ms`` (so timer resolution and per-call overhead stay negligible) and
+    records the mean per run.
     A block lasts about ``block_ms`` at most: a model slower than ``block_ms /
     repeats`` per run gets fewer samples per block, down to ``min_block_repeats``
     (at 15 samples, BERT-base at ~160 ms a run spent 2.4 s per block and 10-20 s per
@@ -136,8 +137,9 @@ def in_blocks(
     before_block: Callable[[], None] = _nothing,
 ) -> list[list[float]]:
     """Call ``run_block(repeats)`` block after block, starting them at least
-    ``block_pause_s`` apart, until the protocol is settled (see ``MeasureProtocol.settled``); ``run_ms``, the time of one
-    run seen in warm-up, sizes the blocks. ``before_block`` runs ahead of each block
+    ``block_pause_s`` apart, until the protocol is settled (see
+    ``MeasureProtocol.settled``); ``run_ms``, the time of one run seen in warm-up,
+    sizes the blocks. ``before_block`` runs ahead of each block
     (the profiler waits there for the cores to be in a normal phase)."""
     repeats = protocol.block_repeats(run_ms)
     blocks: list[list[float]] = []
