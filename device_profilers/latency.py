@@ -15,29 +15,24 @@ class MeasureProtocol:
 
     ``warmup`` untimed runs (at least one), then blocks of ``repeats`` timed samples
     starting at least ``block_pause_s`` apart (a shorter block is followed by a pause;
-    a longer one spreads its samples over time by itself). Each sample times enough
-    back-to-back runs to last at least ``min_repeat_ms`` (so timer resolution and
-    per-call overhead stay negligible) and records the mean per run.
+    a longer one spreads its samples over time by itself): at least ``blocks`` blocks,
+    and more (up to ``max_blocks``) until the two quietest blocks agree within
+    ``agree``. Each sample times enough back-to-back runs to last at least
+    ``min_repeat_ms`` (so timer resolution and per-call overhead stay negligible) and
+    records the mean per run.
     A block lasts about ``block_ms`` at most: a model slower than ``block_ms /
     repeats`` per run gets fewer samples per block, down to ``min_block_repeats``
     (at 15 samples, BERT-base at ~160 ms a run spent 2.4 s per block and 10-20 s per
-    measurement).
-
-    Blocks go on until two blocks taken in the device's normal phase agree within
-    ``agree`` (one quiet block alone may be luck), after at least ``blocks`` blocks,
-    or until ``max_blocks``. The latency is the median of the normal block with the
-    lowest median (of all blocks when none was normal); p90 and the coefficient of
-    variation describe that block, and the medians of all blocks are kept to show
-    the spread between them.
+    measurement). The latency is the median of the block with
+    the lowest median; p90 and the coefficient of variation describe that block, and
+    the medians of all blocks are kept to show the spread between them.
 
     Why blocks: on a shared 2-core machine another process (Ray's own start-up, a
-    trial being set up) can take a core for seconds, and the host itself has slow
-    phases lasting 10-60 s in which every parallel model runs 1.2-1.7x slower (see
-    ``SyncProbe``); a block that falls in one is slow as a whole. Blocks spread over
-    time, each started once the probe reads the normal phase, let the measurement
-    land in quiet stretches; interference only ever adds time, so the quietest normal
-    block is the device's own latency. Two blocks that merely agree are not enough:
-    in a long slow phase every block agrees, at the slow level.
+    trial being set up) can take a core for seconds; every thread of a parallel
+    kernel then waits for the slowest, and a whole block reads 1.5-2x slow; such
+    phases were seen here at idle too (the host's neighbours), lasting seconds. Blocks
+    spread over several seconds let one of them land in a quiet stretch; interference
+    only ever adds time, so the quietest block is the device's own latency.
     """
 
     warmup: int = 5
@@ -66,28 +61,15 @@ class MeasureProtocol:
         sample_ms = max(run_ms, self.min_repeat_ms)
         return min(self.repeats, max(self.min_block_repeats, int(self.block_ms / sample_ms)))
 
-    def settled(self, blocks: list["Block"]) -> bool:
-        """Enough blocks: at least ``blocks``, and the two quietest of those taken in the
-        normal phase agree within ``agree``; or ``max_blocks`` reached."""
-        if len(blocks) >= self.max_blocks:
+    def settled(self, block_medians: list[float]) -> bool:
+        """Enough blocks: at least ``blocks``, and the two quietest agree within ``agree``
+        (one quiet block alone may be luck), or ``max_blocks`` reached."""
+        if len(block_medians) >= self.max_blocks:
             return True
-        normal = sorted(block.median_ms for block in blocks if block.normal)
-        if len(blocks) < self.blocks or len(normal) < 2:
+        if len(block_medians) < max(self.blocks, 2):
             return False
-        return normal[1] <= normal[0] * (1 + self.agree)
-
-
-@dataclass(frozen=True)
-class Block:
-    """One block of per-run samples, and whether the device was in its normal phase
-    when it started (False: the wait for it timed out, see ``SyncProbe``)."""
-
-    samples_ms: tuple[float, ...]
-    normal: bool = True
-
-    @property
-    def median_ms(self) -> float:
-        return statistics.median(self.samples_ms)
+        lowest, second = sorted(block_medians)[:2]
+        return second <= lowest * (1 + self.agree)
 
 
 @dataclass(frozen=True)
@@ -106,7 +88,6 @@ class Latency:
     min_ms: float
     repeats: int
     block_medians_ms: tuple[float, ...] = ()
-    slow_blocks: int = 0  # blocks timed while the device stayed in a slow phase (see SyncProbe)
     compile_s: float = 0.0
     tune_s: float = 0.0
     tuned_tasks: int = 0
@@ -128,11 +109,10 @@ class Latency:
         return cls(**known)
 
 
-def summarize(blocks: list[Block]) -> dict[str, Any]:
-    """Median, p90, mean, CV of the quietest normal block (of all blocks if none was
-    normal); minimum, block medians and the count of slow blocks over all."""
-    normal = [block for block in blocks if block.normal] or blocks
-    quiet = sorted(min(normal, key=lambda block: block.median_ms).samples_ms)
+def summarize(blocks_ms: list[list[float]]) -> dict[str, Any]:
+    """Median, p90, mean, CV of the quietest block (lowest median); minimum and block medians over all."""
+    medians = [statistics.median(block) for block in blocks_ms]
+    quiet = sorted(blocks_ms[medians.index(min(medians))])
     mean = statistics.fmean(quiet)
     p90_index = min(len(quiet) - 1, round(0.9 * (len(quiet) - 1)))
     return {
@@ -140,36 +120,35 @@ def summarize(blocks: list[Block]) -> dict[str, Any]:
         "p90_ms": quiet[p90_index],
         "mean_ms": mean,
         "cv": statistics.pstdev(quiet) / mean if mean > 0 else 0.0,
-        "min_ms": min(min(block.samples_ms) for block in blocks),
+        "min_ms": min(min(block) for block in blocks_ms),
         "repeats": len(quiet),
-        "block_medians_ms": tuple(block.median_ms for block in blocks),
-        "slow_blocks": sum(not block.normal for block in blocks),
+        "block_medians_ms": tuple(medians),
     }
 
 
-def _always_normal() -> bool:
-    return True
+def _nothing() -> None:
+    return None
 
 
 def in_blocks(
     run_block: Callable[[int], list[float]],
     protocol: MeasureProtocol,
     run_ms: float,
-    before_block: Callable[[], bool] = _always_normal,
-) -> list[Block]:
+    before_block: Callable[[], None] = _nothing,
+) -> list[list[float]]:
     """Call ``run_block(repeats)`` block after block, starting them at least
     ``block_pause_s`` apart, until the protocol is settled (see
     ``MeasureProtocol.settled``); ``run_ms``, the time of one run seen in warm-up,
-    sizes the blocks. ``before_block`` runs ahead of each block and says whether the
-    device is in its normal phase (the profiler waits there for it, for a while)."""
+    sizes the blocks. ``before_block`` runs ahead of each block
+    (the profiler waits there for the cores to be in a normal phase)."""
     repeats = protocol.block_repeats(run_ms)
-    blocks: list[Block] = []
-    while not blocks or not protocol.settled(blocks):
+    blocks: list[list[float]] = []
+    while not blocks or not protocol.settled([statistics.median(block) for block in blocks]):
         if blocks:
             time.sleep(max(0.0, protocol.block_pause_s - (time.monotonic() - started)))
-        normal = before_block()
+        before_block()
         started = time.monotonic()
-        blocks.append(Block(tuple(run_block(repeats)), normal))
+        blocks.append(run_block(repeats))
     return blocks
 
 
@@ -183,8 +162,8 @@ def warm_up(run: Callable[[], Any], protocol: MeasureProtocol) -> float:
 
 
 def time_callable(
-    run: Callable[[], Any], protocol: MeasureProtocol, before_block: Callable[[], bool] = _always_normal
-) -> list[Block]:
+    run: Callable[[], Any], protocol: MeasureProtocol, before_block: Callable[[], None] = _nothing
+) -> list[list[float]]:
     """Per-run milliseconds of ``run`` under ``protocol``, by block (backends timed from Python)."""
     single_ms = warm_up(run, protocol)
     number = max(1, int(protocol.min_repeat_ms / single_ms + 0.999))

@@ -41,5 +41,5 @@ class OrtBackend:
         session = ort.InferenceSession(str(onnx_path), options, providers=[self.provider(ort)])
         feeds = {i.name: np.zeros((batch, seq_len), dtype=np.int64) for i in session.get_inputs()}
         stats = CompileStats(time.perf_counter() - start, 0.0, 0, 0)
-        blocks = time_callable(lambda: session.run(None, feeds), protocol, before_block)
-        return blocks, stats
+        samples = time_callable(lambda: session.run(None, feeds), protocol, before_block)
+        return samples, stats

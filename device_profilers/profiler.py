@@ -94,7 +94,7 @@ class DeviceProfiler:
 
     def _time(self, key, runner, backend, model, onnx_path, batch, seq_len, export_s, started_at) -> Latency:
         waited_before = self._probe.waited_s
-        blocks, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol, self._probe.wait_until_normal)
+        blocks_ms, stats = runner.measure(model, onnx_path, batch, seq_len, self.protocol, self._probe.wait_until_normal)
         return Latency(
             arch_key=key,
             device=self.device.name,
@@ -109,7 +109,7 @@ class DeviceProfiler:
             started_at=started_at,
             measured_at=time.time(),
             node=self.node_id(),
-            **summarize(blocks),
+            **summarize(blocks_ms),
         )
 
     def tune(self, arch: Arch | dict, batch: int, seq_len: int) -> CompileStats:

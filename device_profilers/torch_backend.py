@@ -32,5 +32,5 @@ class TorchBackend:
                 torch.cuda.synchronize()  # a GPU call returns before the work is done
 
         with torch.inference_mode():
-            blocks = time_callable(run, protocol, before_block)
-        return blocks, stats
+            samples = time_callable(run, protocol, before_block)
+        return samples, stats

@@ -262,7 +262,7 @@ class TvmBackend:
         executable.export_library(str(path), fcompile=linker)
 
     def measure(self, model, onnx_path: Path, batch: int, seq_len: int, protocol: MeasureProtocol, before_block):
-        """Blocks of per-run milliseconds, timed by TVM's own evaluator (no Python in the loop).
+        """Per-run milliseconds, timed by TVM's own evaluator (no Python in the loop).
 
         On a remote device the same evaluator runs on the device: only the list of
         per-run times crosses the network, so RPC latency does not enter the samples.
@@ -298,8 +298,8 @@ class TvmBackend:
                 )
                 return [seconds * 1e3 for seconds in timer("main").results]
 
-            blocks = in_blocks(block, protocol, run_ms, before_block)
-        return blocks, stats
+            samples_ms = in_blocks(block, protocol, run_ms, before_block)
+        return samples_ms, stats
 
 
 def _weights_as_inputs(onnx_path: Path):

@@ -48,7 +48,7 @@ def main() -> int:
         blocks = ", ".join(f"{m:.3f}" for m in result["block_medians_ms"])
         print(
             f"round {index + 1}: median {result['median_ms']:.4f} ms (blocks {blocks}), "
-            f"{result['slow_blocks']} slow, waited {result['waited_s']:.1f} s, compile {result['compile_s']:.1f} s, process {wall_s:.1f} s",
+            f"waited {result['waited_s']:.1f} s, compile {result['compile_s']:.1f} s, process {wall_s:.1f} s",
             flush=True,
         )
     spread = (max(medians) - min(medians)) / min(medians)

@@ -1,5 +1,5 @@
 from device_profilers import Latency, LatencyCache, MeasureProtocol, cache_key
-from device_profilers.latency import Block, summarize, time_callable
+from device_profilers.latency import summarize, time_callable
 
 
 def _latency(median=1.0):
@@ -30,26 +30,16 @@ def test_cache_persists_across_instances(tmp_path):
 def test_summary_takes_the_quietest_block():
     quiet = [float(v) for v in range(1, 11)]
     loaded = [2 * v for v in quiet]  # another process held a core during this block
-    stats = summarize([Block(tuple(loaded)), Block(tuple(quiet)), Block(tuple(loaded))])
+    stats = summarize([loaded, quiet, loaded])
     assert stats["median_ms"] == 5.5 and stats["min_ms"] == 1.0 and stats["p90_ms"] == 9.0
     assert stats["repeats"] == 10 and stats["block_medians_ms"] == (11.0, 5.5, 11.0)
-    assert stats["slow_blocks"] == 0
-
-
-def test_summary_prefers_blocks_of_the_normal_phase():
-    fast_but_slow_phase = Block((1.0, 1.0, 1.0), normal=False)  # e.g. a lucky dip while the probe read slow
-    stats = summarize([fast_but_slow_phase, Block((2.0, 2.0, 2.0)), Block((3.0, 3.0, 3.0))])
-    assert stats["median_ms"] == 2.0 and stats["slow_blocks"] == 1
-    only_slow = summarize([Block((4.0, 4.0, 4.0), normal=False), Block((3.0, 3.0, 3.0), normal=False)])
-    assert only_slow["median_ms"] == 3.0 and only_slow["slow_blocks"] == 2  # nothing better to take
 
 
 def test_time_callable_follows_protocol():
     calls = []
     protocol = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=1, blocks=2, block_pause_s=0, max_blocks=4)
     blocks = time_callable(lambda: calls.append(1), protocol)
-    assert 2 <= len(blocks) <= 4 and all(len(block.samples_ms) == 5 and block.normal for block in blocks)
-    assert len(calls) > 12
+    assert 2 <= len(blocks) <= 4 and all(len(block) == 5 for block in blocks) and len(calls) > 12
 
 
 def test_slow_models_get_shorter_blocks():
@@ -59,18 +49,9 @@ def test_slow_models_get_shorter_blocks():
     assert protocol.block_repeats(400.0) == 5  # never fewer than min_block_repeats
 
 
-def test_protocol_takes_blocks_until_two_quiet_normal_ones_agree():
+def test_protocol_takes_blocks_until_two_quiet_ones_agree():
     protocol = MeasureProtocol(blocks=3, max_blocks=6, agree=0.03)
-
-    def blocks(*medians, slow=()):
-        return [Block((m,), normal=i not in slow) for i, m in enumerate(medians)]
-
-    assert not protocol.settled(blocks(1.0, 1.5))  # fewer than `blocks`
-    assert not protocol.settled(blocks(1.0, 1.5, 1.4))  # one quiet block may be luck
-    assert protocol.settled(blocks(1.0, 1.5, 1.02))
-    assert protocol.settled(blocks(1.0, 1.5, 1.4, 1.3, 1.2, 1.1))  # max_blocks
-    # In a long slow phase every block agrees, at the slow level: not settled.
-    assert not protocol.settled(blocks(1.5, 1.5, 1.51, slow=(0, 1, 2)))
-    assert not protocol.settled(blocks(1.5, 1.0, 1.51, slow=(0, 2)))
-    assert protocol.settled(blocks(1.5, 1.0, 1.51, 1.01, slow=(0, 2)))
-    assert protocol.settled(blocks(1.5, 1.5, 1.5, 1.5, 1.5, 1.5, slow=range(6)))  # max_blocks still ends it
+    assert not protocol.settled([1.0, 1.5])  # fewer than `blocks`
+    assert not protocol.settled([1.0, 1.5, 1.4])  # one quiet block may be luck
+    assert protocol.settled([1.0, 1.5, 1.02])
+    assert protocol.settled([1.0, 1.5, 1.4, 1.3, 1.2, 1.1])  # max_blocks
