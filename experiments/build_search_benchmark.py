@@ -42,6 +42,20 @@ def save(path: Path, table: dict) -> None:
     os.replace(tmp, path)
 
 
+def copy_latencies(source: Path, table: dict) -> int:
+    """Fill ``table``'s missing latencies from ``source``, a table of the same grid, task and
+    device (latency does not depend on how the rows were trained); returns how many."""
+    other = json.loads(source.read_text())
+    if other["settings"]["grid"] != table["settings"]["grid"] or (other["task"], other["device"]) != (table["task"], table["device"]):
+        raise SystemExit(f"{source}: another grid, task or device; its latencies do not apply here")
+    copied = 0
+    for key, row in other["rows"].items():
+        if "latency_ms" in row and "latency_ms" not in table["rows"].get(key, {}):
+            table["rows"].setdefault(key, {"arch": row["arch"]})["latency_ms"] = row["latency_ms"]
+            copied += 1
+    return copied
+
+
 def train_scores(arch: dict, config, threads: int) -> tuple[list[float], float]:
     """Dev score after each epoch of training ``arch`` as ``config`` says, and the seconds it
     took (run in a worker process; the same seed, hence the same scores, in any process)."""
@@ -71,6 +85,10 @@ def main() -> int:
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
     parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
+    parser.add_argument(
+        "--latency-from", type=Path,
+        help="take the latency column from this table (same grid, task and tuning), e.g. to retrain at another learning rate",
+    )  # fmt: skip
     parser.add_argument("--train-threads", type=int, default=1, help="torch threads per training process")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="architectures trained at once, one process each")
     args = parser.parse_args()
@@ -108,6 +126,9 @@ def main() -> int:
     rows = table["rows"]
     lat = config.latency
     device = lat.make_device()
+    if args.latency_from:
+        copied = copy_latencies(args.latency_from, table)
+        print(f"latency of {copied} architectures taken from {args.latency_from}", flush=True)
 
     if "latency" in phases:
         ray.init(include_dashboard=False, log_to_driver=False)
