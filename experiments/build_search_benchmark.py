@@ -87,7 +87,7 @@ def main() -> int:
     parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
     parser.add_argument(
         "--latency-from", type=Path,
-        help="take the latency column from this table (same grid, task and tuning), e.g. to retrain at another learning rate",
+        help="take the latency column from this table (same grid, task and device), e.g. to retrain at another learning rate",
     )  # fmt: skip
     parser.add_argument("--train-threads", type=int, default=1, help="torch threads per training process")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="architectures trained at once, one process each")
