@@ -78,7 +78,7 @@ def finalize_run(run_dir: str | Path, archs: list[Arch] | None = None) -> list[d
         latency = {lat.backend: lat.to_dict() for lat in latencies}
         bundle = run_dir / FINAL_DIR / arch.key
         metrics = write_bundle(
-            bundle, model, arch, data, pytorch_metrics, device, cache_dir, config.latency.tuning, latency
+            bundle, trainer.trained, arch, data, pytorch_metrics, device, cache_dir, config.latency.tuning, latency
         )
         rows.append(
             {

@@ -70,7 +70,7 @@ def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
     teacher = config.teacher
     data = load_task(dataclasses.replace(config.task, num_train=teacher.num_train), teacher)
     settings = teacher.finetune
-    target = finetuned_dir(cache_dir, teacher.model, data.key, settings.__dict__)
+    target = finetuned_dir(cache_dir, teacher.model, data.key, settings.identity())
     if (target / "metrics.json").is_file():
         _ensure_importance(target, data, teacher)
         return target
@@ -86,7 +86,7 @@ def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
         print(f"teacher {teacher.model} on {data.task.name}, epoch {epoch}: {metrics}", flush=True)
     # The fine-tuning time is kept so a later run that reuses this teacher can report it.
     metrics["finetune_s"] = time.perf_counter() - start
-    save_atomically(model, data.tokenizer, {**metrics, "task": data.key, "teacher": teacher.model}, target)
+    save_atomically(trainer.trained, data.tokenizer, {**metrics, "task": data.key, "teacher": teacher.model}, target)
     _ensure_importance(target, data, teacher)
     return target
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, ContextManager, Iterator
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from transformers import get_linear_schedule_with_warmup
 
 from search_spaces import Arch, to_bert_config
@@ -146,6 +147,8 @@ class Trainer:
     call per report.
 
     ``loss(model, batch)`` is the task's own loss unless a ``Distiller`` supplies one.
+    ``trained`` is the model to evaluate and export: the trained one, or its moving
+    average when ``settings.ema_decay`` is set.
     """
 
     def __init__(
@@ -164,7 +167,16 @@ class Trainer:
             model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
         )
         self.schedule = get_linear_schedule_with_warmup(self.optimizer, int(settings.warmup_ratio * steps), steps)
+        self.average = (
+            None
+            if settings.ema_decay is None
+            else AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay))
+        )
         self.epochs_done = 0
+
+    @property
+    def trained(self) -> torch.nn.Module:
+        return self.model if self.average is None else self.average.module
 
     def _batches(self, dataset, batch_size: int, shuffle: bool, seed: int) -> Iterator[dict[str, torch.Tensor]]:
         yield from batches(self.data, dataset, batch_size, shuffle, seed)
@@ -188,6 +200,8 @@ class Trainer:
                 self.optimizer.step()
                 self.schedule.step()
                 self.optimizer.zero_grad(set_to_none=True)
+                if self.average is not None:
+                    self.average.update_parameters(self.model)
                 total += loss.item()
                 batches += 1
         self.epochs_done += 1
@@ -196,11 +210,11 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, turn: Callable[[], ContextManager] = nullcontext) -> dict[str, float]:
         """The task's metrics on the dev split, plus ``score``: the first of them."""
-        self.model.eval()
+        model = self.trained.eval()
         logits, labels = [], []
         with turn():
             for batch in self._batches(self.data.dev, 128, False, 0):
                 labels.append(batch.pop("labels").numpy())
-                logits.append(self.model(**batch).logits.float().numpy())
+                logits.append(model(**batch).logits.float().numpy())
         metrics = glue_metrics(self.data.task, np.concatenate(logits), np.concatenate(labels))
         return {**metrics, "score": metrics[self.data.task.score_name]}

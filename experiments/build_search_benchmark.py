@@ -17,7 +17,6 @@ threads (1) each, largest first.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import multiprocessing
 import os
@@ -113,7 +112,7 @@ def main() -> int:
     )
     space = BertSpace(**{k: tuple(v) for k, v in GRID.items()})
     # A table built with other settings is not resumed: its rows would not compare.
-    settings = {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train, "training": dataclasses.asdict(config.training)}
+    settings = {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train, "training": config.training.identity()}
     table = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if table.get("settings") != settings:
         table = {"settings": settings, "rows": {}}

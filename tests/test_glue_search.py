@@ -37,7 +37,7 @@ def test_sst2_slice_search_then_finalize_writes_a_checked_bundle(ray_cluster, tm
             "search": {"num_samples": 2, "sampler": "random"},
             "latency": {"budget_ms": 1000.0, "backend": "ort", "tuning": {"trials_per_task": 0}},
             "training": fast,
-            "finalize": {"training": fast, "num_train": 128, "max_models": 1},
+            "finalize": {"training": {**fast, "ema_decay": 0.9}, "num_train": 128, "max_models": 1},
             "cache_dir": str(tmp_path / "cache"),
         }
     )
