@@ -66,12 +66,20 @@ spread 49% (CV 17%). Unpinned, the OS keeps them apart: 3.2% (CV 1.3%), same run
 
 
 def set_runtime_threads(num_threads: int) -> None:
-    """Fix the TVM runtime's thread pool size (it picked one thread by default here), unpinned."""
+    """Fix the TVM runtime's thread pool size (it picked one thread by default here), unpinned.
+
+    TVM gives each calling thread one pool, sized from ``TVM_NUM_THREADS`` when the
+    thread first uses it; reconfiguring can use fewer of its workers, never more. A pool
+    set first to one thread therefore stayed at one for a later two-thread device in the
+    same process. So a pool is created with a worker per core available to the process,
+    then told how many to use; child processes (MetaSchedule's runner) still read the
+    device's count from the variable.
+    """
     import tvm
 
-    os.environ["TVM_NUM_THREADS"] = str(num_threads)
-    os.environ.update(LOCAL_RUNTIME_ENV)
+    os.environ.update(LOCAL_RUNTIME_ENV, TVM_NUM_THREADS=str(max(num_threads, len(os.sched_getaffinity(0)))))
     tvm.get_global_func("runtime.config_threadpool")(1, num_threads)
+    os.environ["TVM_NUM_THREADS"] = str(num_threads)
 
 
 class TvmBackend:

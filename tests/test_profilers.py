@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -120,3 +122,18 @@ def test_tuning_database_cut_by_a_kill_mid_append_is_trimmed_on_open(tmp_path):
     again = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK).measure(TINY, "tvm", 1, 16)
     assert again.median_ms > 0 and again.tuned_tasks == 0  # the whole records were kept
     assert records.read_bytes() == whole
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to tell one thread from two")
+def test_a_tvm_pool_set_to_one_thread_grows_back_for_a_later_device():
+    """TVM sizes a thread's pool once; a fresh process checks it is sized for every core."""
+    script = (
+        "import tvm\n"
+        "from device_profilers.tvm_backend import set_runtime_threads\n"
+        "count = tvm.get_global_func('runtime.NumThreads')\n"
+        "set_runtime_threads(1); one = count()\n"
+        "set_runtime_threads(2); print(one, count())\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "TVM_NUM_THREADS"}
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    assert output.split() == ["1", "2"]
