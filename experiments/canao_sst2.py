@@ -105,6 +105,11 @@ def markdown(result: dict) -> str:
         + "(" + ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in phases.items()) + "). "
         + f"The teacher's fine-tuning took {teacher['finetune_s'] / 60:.0f} min"
         + (" (included above)." if not teacher["cached"] else " in an earlier invocation (its cached result was used; added to the total).")
+        + (
+            " The search had finished in this run directory before this invocation (an earlier one ran it; its time is counted above)."
+            if result.get("search_reused")
+            else ""
+        )
         + f" Device {result['device']}, batch 1, sequence {result['seq_len']}; TVM tuned with "
         f"{result['trials_per_task']} MetaSchedule trials per task. Latencies: {result['rounds']} interleaved rounds, "
         "median per backend; speedup: median of the per-round ratios to BERT-base (TVM).",
@@ -194,6 +199,7 @@ def main() -> int:
         "seq_len": config.task.seq_len,
         "trials_per_task": config.latency.tuning.trials_per_task,
         "rounds": args.rounds,
+        "search_reused": searched,
         "run_dir": str(run_dir),
         "phases_s": phases,
         "wall_s": sum(phases.values()) + (teacher_metrics.get("finetune_s", 0.0) if teacher_cached else 0.0),
