@@ -80,6 +80,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--num-train", type=int, default=4000)
+    parser.add_argument(
+        "--num-dev", type=int,
+        help="dev examples scored after each epoch (default: the embedded task's 600, a standard error of about 2 points)",
+    )  # fmt: skip
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="the stored table was trained at 1e-4")
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
@@ -104,7 +108,7 @@ def main() -> int:
     config = SearchConfig.from_dict(
         {
             "name": "search-benchmark",
-            "task": {"num_train": args.num_train},
+            "task": {"num_train": args.num_train, "num_dev": args.num_dev},
             "space": GRID,
             "training": {"epochs": args.epochs, "learning_rate": args.learning_rate},
             "latency": {"tuning": {"trials_per_task": args.trials_per_task}},
@@ -113,6 +117,8 @@ def main() -> int:
     space = BertSpace(**{k: tuple(v) for k, v in GRID.items()})
     # A table built with other settings is not resumed: its rows would not compare.
     settings = {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train, "training": config.training.identity()}
+    if args.num_dev:  # left out when unset, as the stored table was built before the option
+        settings["num_dev"] = args.num_dev
     table = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if table.get("settings") != settings:
         table = {"settings": settings, "rows": {}}
