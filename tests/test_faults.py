@@ -28,7 +28,7 @@ from device_profilers.scratch import PREFIX
 FAILING = ["L1-H64-A4-I128", "L2-H64-A4-I128"]  # every 4-head architecture of the space
 CONFIG = """
 name: faults
-task: {num_train: 8000, num_dev: 100, seq_len: 16}  # epochs of a few seconds: time to see one and kill
+task: {num_train: 16000, num_dev: 100, seq_len: 16}  # epochs of 5-7 s: time to see one and kill
 space: {num_layers: [1, 2], num_heads: [2, 4], head_dim: [16], ffn_ratio: [2]}
 search: {num_samples: 4, sampler: random, trial_cpus: 1}
 latency: {budget_ms: 1000.0, backend: ort, protocol: {warmup: 1, repeats: 20, min_repeat_ms: 50, blocks: 2, block_pause_s: 0, max_blocks: 2}}
@@ -64,7 +64,7 @@ def _inject_kills(search: subprocess.Popen, run_dir) -> None:
     deadline = time.monotonic() + 600
     killed_profiler = killed_trial = None
     while killed_profiler is None or killed_trial is None:
-        assert search.poll() is None, "the search ended before both kills"
+        assert search.poll() is None, f"the search ended before both kills: profiler killed {killed_profiler}, trial killed {killed_trial}"
         assert time.monotonic() < deadline, f"within 10 minutes: profiler killed {killed_profiler}, trial killed {killed_trial}"
         if killed_profiler is None and (pid := _measuring_profiler_pid(search.pid)) is not None:
             os.kill(pid, signal.SIGKILL)
