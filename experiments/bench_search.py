@@ -18,7 +18,7 @@ feasible, since the tighter a real-time budget, the more trials a blind sampler 
   budget) after 16,
   32 and 64 trials, mean and standard deviation over the seeds, and the ratio of the
   mean at 32 to random search's and to the whole table's;
-- for ``ParetoASHA`` (per reduction factor) over the trials random search proposes:
+- for ``ParetoASHA`` (per grace period and reduction factor) over the trials random search proposes:
   training epochs spent and hypervolume reached, against training every feasible trial
   for every epoch.
 """
@@ -88,10 +88,10 @@ def sampler_run(sampler_name: str, seed: int, space: BertSpace, rows: dict, budg
     return history
 
 
-def scheduler_run(order: list[str], rows: dict, budget_ms: float, reduction_factor: int, worst: float) -> dict[str, float]:
+def scheduler_run(order: list[str], rows: dict, budget_ms: float, grace_period: int, reduction_factor: int, worst: float) -> dict[str, float]:
     """Epochs and hypervolume with ParetoASHA, and with every feasible trial trained fully."""
     epochs = len(next(iter(rows.values()))["scores"])
-    scheduler = ParetoASHA(["score", "latency_ms"], MODES, "epoch", epochs, 1, reduction_factor)
+    scheduler = ParetoASHA(["score", "latency_ms"], MODES, "epoch", epochs, grace_period, reduction_factor)
     spent = full_spent = 0
     kept, full = [], []
     for key in order:
@@ -156,19 +156,20 @@ def budget_section(args, space: BertSpace, rows: dict, budget: float, label: str
         orders.append(order)
     lines += [
         "",
-        f"ParetoASHA (grace 1 epoch) over {args.scheduler_trials} random-search trials, mean over {args.seeds} seeds, "
+        f"ParetoASHA over {args.scheduler_trials} random-search trials, mean over {args.seeds} seeds, "
         "against training every feasible trial for every epoch:",
         "",
-        "| reduction factor | epochs spent (share) | hypervolume reached (share) |",
-        "|---|---|---|",
+        "| grace period (epochs) | reduction factor | epochs spent (share) | hypervolume reached (share) |",
+        "|---|---|---|---|",
     ]
     result["scheduler"] = []
-    for factor in (int(f) for f in args.reduction_factors.split(",")):
-        runs = [scheduler_run(order, rows, budget, factor, worst) for order in orders]
+    settings = [(int(g), int(f)) for g in args.grace_periods.split(",") for f in args.reduction_factors.split(",")]
+    for grace, factor in settings:
+        runs = [scheduler_run(order, rows, budget, grace, factor, worst) for order in orders]
         epochs = statistics.fmean(r["epochs"] / r["full_epochs"] for r in runs)
         hv = statistics.fmean(r["hypervolume"] / r["full_hypervolume"] for r in runs)
-        result["scheduler"].append({"reduction_factor": factor, "trials": args.scheduler_trials, "epochs_share": epochs, "hypervolume_share": hv, "runs": runs})
-        lines.append(f"| {factor} | {epochs:.3f} | {hv:.3f} |")
+        result["scheduler"].append({"grace_period": grace, "reduction_factor": factor, "trials": args.scheduler_trials, "epochs_share": epochs, "hypervolume_share": hv, "runs": runs})
+        lines.append(f"| {grace} | {factor} | {epochs:.3f} | {hv:.3f} |")
     lines.append("")
     return lines, result
 
@@ -183,6 +184,7 @@ def main() -> int:
         help="budgets as quantiles of the table's latencies: 0.5 leaves half the space feasible, 0.25 a quarter",
     )  # fmt: skip
     parser.add_argument("--samplers", default=",".join(SAMPLERS))
+    parser.add_argument("--grace-periods", default="1,2", help="ParetoASHA grace periods (epochs) to compare")
     parser.add_argument("--reduction-factors", default="2,3,4", help="ParetoASHA reduction factors to compare")
     parser.add_argument("--scheduler-trials", type=int, default=32)
     parser.add_argument("--md", type=Path, default=HERE / "results" / "bench_search.md")

@@ -1,0 +1,27 @@
+"""experiments/bench_search.py on the stored table, cut to two seeds: the figures it writes
+are the ones issue 5's acceptance reads, so their shape and bounds are checked here."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "bench_search.py"
+
+
+def test_bench_search_writes_bounded_figures_per_budget(tmp_path):
+    command = [sys.executable, str(SCRIPT), "--seeds", "2", "--samplers", "random,tpe", "--grace-periods", "2",
+               "--reduction-factors", "2", "--md", str(tmp_path / "b.md"), "--json", str(tmp_path / "b.json")]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "b.json").read_text())
+    assert [b["label"].split()[1] for b in result["budgets"]] == ["0.5", "0.25"]
+    for budget in result["budgets"]:
+        for at in budget["samplers"].values():
+            assert sorted(at) == ["16", "32", "64"] and all(len(v) == 2 for v in at.values())
+            # A search can never beat every architecture evaluated, and its front only grows.
+            assert all(0 < a <= b <= c <= budget["table_hypervolume"] + 1e-12 for a, b, c in zip(at["16"], at["32"], at["64"]))
+        (scheduler,) = budget["scheduler"]
+        assert (scheduler["grace_period"], scheduler["reduction_factor"]) == (2, 2)
+        assert 0 < scheduler["epochs_share"] < 1 and 0 < scheduler["hypervolume_share"] <= 1
+    assert "| grace period (epochs) |" in (tmp_path / "b.md").read_text()
