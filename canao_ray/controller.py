@@ -57,12 +57,20 @@ def _choices(distribution: BaseDistribution) -> Sequence[Any] | None:
 
 
 class _Policy(torch.nn.Module):
-    """LSTM cell shared by all decisions; per parameter an output head and a choice embedding."""
+    """LSTM cell shared by all decisions; per parameter an output head and a choice embedding.
 
-    def __init__(self, hidden_size: int):
+    Heads are created when a parameter is first seen, so their initial weights come from
+    ``seed`` (plus the slot's index), not from torch's global generator: the same seed
+    gives the same policy whatever else the process drew before.
+    """
+
+    def __init__(self, hidden_size: int, seed: int):
         super().__init__()
         self.hidden_size = hidden_size
-        self.cell = torch.nn.LSTMCell(hidden_size, hidden_size)
+        self.seed = seed
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.cell = torch.nn.LSTMCell(hidden_size, hidden_size)
         self.start = torch.nn.Parameter(torch.zeros(1, hidden_size))
         self.heads = torch.nn.ModuleList()
         self.embeddings = torch.nn.ModuleList()
@@ -74,8 +82,10 @@ class _Policy(torch.nn.Module):
         if key in self.slots:
             return self.slots[key], False
         self.slots[key] = len(self.heads)
-        self.heads.append(torch.nn.Linear(self.hidden_size, num_choices))
-        self.embeddings.append(torch.nn.Embedding(num_choices, self.hidden_size))
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed + 1 + len(self.heads))
+            self.heads.append(torch.nn.Linear(self.hidden_size, num_choices))
+            self.embeddings.append(torch.nn.Embedding(num_choices, self.hidden_size))
         return self.slots[key], True
 
     def logits(self, decisions: Sequence[tuple[int, int]], next_slot: int | None = None) -> list[torch.Tensor]:
@@ -117,10 +127,9 @@ class ControllerSampler(BaseSampler):
         self._baseline_decay = baseline_decay
         self._entropy_weight = entropy_weight
         self._generator = torch.Generator()
-        self._generator.manual_seed(seed if seed is not None else torch.seed())
-        with torch.random.fork_rng():
-            torch.manual_seed(seed if seed is not None else 0)
-            self._policy = _Policy(hidden_size)
+        seed = seed if seed is not None else torch.seed() % 2**31
+        self._generator.manual_seed(seed)
+        self._policy = _Policy(hidden_size, seed)
         self._optimizer = torch.optim.Adam(self._policy.parameters(), lr=learning_rate)
         self._random = RandomSampler(seed=seed)
         self._learned: set[int] = set()

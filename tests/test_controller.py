@@ -40,6 +40,18 @@ def test_a_fresh_controller_on_a_stored_study_learns_from_its_trials(tmp_path):
     assert statistics.fmean(t.value for t in study.trials[-20:]) > -4
 
 
+def test_the_same_seed_gives_the_same_trials_whatever_torch_drew_before():
+    import torch
+
+    runs = []
+    for draws in (0, 5):
+        torch.rand(draws)  # the global generator moves between the two runs
+        study = optuna.create_study(direction="maximize", sampler=ControllerSampler(seed=3))
+        study.optimize(_objective, n_trials=30)
+        runs.append([t.params for t in study.trials])
+    assert runs[0] == runs[1]
+
+
 def test_multi_objective_study_needs_a_reward():
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=ControllerSampler(seed=0))
     study.optimize(lambda t: (t.suggest_categorical("x", [1, 2]), 1.0), n_trials=1)
