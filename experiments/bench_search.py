@@ -184,7 +184,7 @@ def main() -> int:
         help="budgets as quantiles of the table's latencies: 0.5 leaves half the space feasible, 0.25 a quarter",
     )  # fmt: skip
     parser.add_argument("--samplers", default=",".join(SAMPLERS))
-    parser.add_argument("--grace-periods", default="1,2", help="ParetoASHA grace periods (epochs) to compare")
+    parser.add_argument("--grace-periods", default="1,2,3", help="ParetoASHA grace periods (epochs) to compare")
     parser.add_argument("--reduction-factors", default="2,3,4", help="ParetoASHA reduction factors to compare")
     parser.add_argument("--scheduler-trials", type=int, default=32)
     parser.add_argument("--md", type=Path, default=HERE / "results" / "bench_search.md")
