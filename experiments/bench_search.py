@@ -193,6 +193,9 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     space, rows = load_table(args.table)
+    epochs = len(next(iter(rows.values()))["scores"])
+    if any(not 1 <= int(g) < epochs for g in args.grace_periods.split(",")):
+        parser.error(f"--grace-periods: each must be at least 1 and below the table's {epochs} epochs, got {args.grace_periods}")
     latencies = sorted(row["latency_ms"] for row in rows.values())
     if args.budget_ms:
         budgets = [(args.budget_ms, "given")]
