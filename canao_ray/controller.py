@@ -10,6 +10,7 @@ from yet, so a resumed study or several drivers sharing a storage need no extra 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
@@ -56,6 +57,14 @@ def _choices(distribution: BaseDistribution) -> Sequence[Any] | None:
     return None
 
 
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """Torch's global generator seeded with ``seed`` inside, restored on exit."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
+
+
 class _Policy(torch.nn.Module):
     """LSTM cell shared by all decisions; per parameter an output head and a choice embedding.
 
@@ -68,8 +77,7 @@ class _Policy(torch.nn.Module):
         super().__init__()
         self.hidden_size = hidden_size
         self.seed = seed
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
+        with _seeded(seed):
             self.cell = torch.nn.LSTMCell(hidden_size, hidden_size)
         self.start = torch.nn.Parameter(torch.zeros(1, hidden_size))
         self.heads = torch.nn.ModuleList()
@@ -82,8 +90,7 @@ class _Policy(torch.nn.Module):
         if key in self.slots:
             return self.slots[key], False
         self.slots[key] = len(self.heads)
-        with torch.random.fork_rng():
-            torch.manual_seed(self.seed + 1 + len(self.heads))
+        with _seeded(self.seed + 1 + len(self.heads)):
             self.heads.append(torch.nn.Linear(self.hidden_size, num_choices))
             self.embeddings.append(torch.nn.Embedding(num_choices, self.hidden_size))
         return self.slots[key], True

@@ -58,6 +58,11 @@ def load_table(path: Path) -> tuple[BertSpace, dict[str, dict]]:
     return space, rows
 
 
+def table_epochs(rows: dict) -> int:
+    """How many epochs each row of the table was trained (scores has one per epoch)."""
+    return len(next(iter(rows.values()))["scores"])
+
+
 def sampler_run(sampler_name: str, seed: int, space: BertSpace, rows: dict, budget_ms: float, trials: int, worst: float) -> list[float]:
     """Hypervolume after each distinct architecture the sampler proposes, up to ``trials``
     (fewer when it proposes only known ones ``MAX_RESAMPLES`` times in a row: the search
@@ -90,7 +95,7 @@ def sampler_run(sampler_name: str, seed: int, space: BertSpace, rows: dict, budg
 
 def scheduler_run(order: list[str], rows: dict, budget_ms: float, grace_period: int, reduction_factor: int, worst: float) -> dict[str, float]:
     """Epochs and hypervolume with ParetoASHA, and with every feasible trial trained fully."""
-    epochs = len(next(iter(rows.values()))["scores"])
+    epochs = table_epochs(rows)
     scheduler = ParetoASHA(["score", "latency_ms"], MODES, "epoch", epochs, grace_period, reduction_factor)
     spent = full_spent = 0
     kept, full = [], []
@@ -193,7 +198,7 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     space, rows = load_table(args.table)
-    epochs = len(next(iter(rows.values()))["scores"])
+    epochs = table_epochs(rows)
     if any(not 1 <= int(g) < epochs for g in args.grace_periods.split(",")):
         parser.error(f"--grace-periods: each must be at least 1 and below the table's {epochs} epochs, got {args.grace_periods}")
     latencies = sorted(row["latency_ms"] for row in rows.values())
