@@ -24,4 +24,6 @@ def test_bench_search_writes_bounded_figures_per_budget(tmp_path):
         (scheduler,) = budget["scheduler"]
         assert (scheduler["grace_period"], scheduler["reduction_factor"]) == (2, 2)
         assert 0 < scheduler["epochs_share"] < 1 and 0 < scheduler["hypervolume_share"] <= 1
+        # Knowing the final scores, every trial still trains to the grace period (2 of 8 epochs).
+        assert 2 / 8 <= scheduler["oracle_epochs_share"] <= 1
     assert "| grace period (epochs) |" in (tmp_path / "b.md").read_text()
