@@ -10,9 +10,14 @@ millisecond: 0.7-1.1 us per call in normal phases, 1.4-1.8 us in slow ones, and 
 rose with every slow phase of the model over 150 s of side-by-side readings. Before
 each block the profiler waits until the probe reads normal again.
 
-"Normal" is relative to the lowest reading this device ever gave, kept in its cache
-directory, so a first measurement that starts in a slow phase is corrected by later
-ones rather than taken as the baseline forever.
+"Normal" is relative to the lowest reading this device ever gave at its thread count,
+kept in its cache directory, so a first measurement that starts in a slow phase is
+corrected by later ones rather than taken as the baseline forever. The flip side is that
+one reading too low is a baseline nothing reaches again, and every block then waits its
+full ``max_wait_s``: that happened when a one-thread and a two-thread profiler of the
+same device shared a process, the pool was left at one thread and the two-thread probe
+read 0.05 us. So each reading first sets the pool to the device's thread count, and the
+record is kept per thread count.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ class SyncProbe:
         self.slow_factor = slow_factor
         self.max_others_busy = max_others_busy
         self.max_wait_s = max_wait_s
-        self.record = Path(cache_dir) / "tvm" / device.name / "sync_probe.json"
+        self.record = Path(cache_dir) / "tvm" / device.name / f"sync_probe_{device.num_threads}_threads.json"
         self._timer = None
         self._best_us = self._load_best()
         self.waited_s = 0.0
@@ -82,10 +87,7 @@ class SyncProbe:
         import tvm
         from tvm import s_tir, te
 
-        from .tvm_backend import set_runtime_threads
-
         threads = self.device.num_threads
-        set_runtime_threads(threads)
         source = te.placeholder((threads, 64), name="source")
         result = te.compute((threads, 64), lambda i, j: source[i, j] + 1.0, name="result")
         schedule = s_tir.Schedule(te.create_prim_func([source, result]))
@@ -96,7 +98,11 @@ class SyncProbe:
         return lambda: statistics.median(evaluator(*buffers).results) * 1e6
 
     def read_us(self) -> float:
-        """One reading: microseconds per fork/join, median of 5 x 200 calls (about 1 ms)."""
+        """One reading: microseconds per fork/join, median of 5 x 200 calls (about 1 ms),
+        with the pool at the device's thread count whoever resized it last (7 us a call)."""
+        from .tvm_backend import set_runtime_threads
+
+        set_runtime_threads(self.device.num_threads)
         if self._timer is None:
             self._timer = self._build()
         return self._timer()
