@@ -50,3 +50,17 @@ def test_scheduler_stopped_trials_are_pruned_and_errors_fail():
     states = [t.state for t in searcher._ot_study.trials]
     assert states == [TrialState.PRUNED, TrialState.FAIL, TrialState.FAIL]
     assert searcher._ot_study.best_trials == []
+
+
+def test_every_configured_sampler_survives_the_pickling_tune_does():
+    """Tune pickles the search algorithm into its experiment state before the first trial;
+    an unpicklable sampler fails every search there (Optuna 5.1.0's NSGA-II did)."""
+    from ray import cloudpickle
+
+    from canao_ray import SearchConfig
+    from canao_ray.config import SAMPLERS
+    from canao_ray.search import make_sampler
+
+    for name in SAMPLERS:
+        config = SearchConfig.from_dict({"search": {"sampler": name, "seed": 0}})
+        cloudpickle.dumps(_searcher(sampler=make_sampler(config)))
