@@ -1,19 +1,20 @@
 # Set-up is one idempotent target: `.venv` is created once and re-installed only
-# when pyproject.toml changes (a stamp file records the hash it was built from).
+# when pyproject.toml or constraints.txt changes (a stamp file records their hash).
+# constraints.txt holds the exact versions of a working environment.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.canao-installed
-PYPROJECT_HASH := $(shell sha256sum pyproject.toml | cut -c1-16)
+SETUP_HASH := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
 .PHONY: setup demo test sst2 clean
 
 setup:
 	@if [ ! -x $(VENV)/bin/python ]; then $(PYTHON) -m venv $(VENV); fi
-	@if [ "$$(cat $(STAMP) 2>/dev/null)" != "$(PYPROJECT_HASH)" ]; then \
+	@if [ "$$(cat $(STAMP) 2>/dev/null)" != "$(SETUP_HASH)" ]; then \
 		$(VENV)/bin/pip install --quiet --upgrade pip && \
-		$(VENV)/bin/pip install --quiet torch==2.13.0 && \
-		$(VENV)/bin/pip install --quiet -e ".[test,teacher]" && \
-		echo "$(PYPROJECT_HASH)" > $(STAMP); \
+		$(VENV)/bin/pip install --quiet -c constraints.txt torch==2.13.0 && \
+		$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[test,teacher]" && \
+		echo "$(SETUP_HASH)" > $(STAMP); \
 	fi
 
 demo: setup
