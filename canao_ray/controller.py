@@ -23,6 +23,8 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from .searcher import DUPLICATE_OF
+
 #: Turns a finished trial into the controller's scalar reward (higher is better).
 Reward = Callable[[FrozenTrial], float]
 
@@ -118,6 +120,13 @@ class ControllerSampler(BaseSampler):
     (negated when minimised); a multi-objective study needs one, e.g. ``budget_reward``.
     The update is REINFORCE with an exponential-moving-average baseline and an entropy
     bonus that keeps the policy from collapsing before it has seen enough trials.
+
+    A trial the searcher answered from an earlier one (``ConstrainedOptunaSearch`` marks
+    it ``duplicate_of``) is learned from with the lowest reward seen so far, whatever
+    values it was told: it evaluated nothing new, and a policy rewarded for it again
+    settles on the architectures it already knows until the searcher ends the search for
+    lack of new proposals. In a plain study, where a repeat is a real evaluation, a
+    repeat is learned from like any trial.
     """
 
     def __init__(
@@ -140,6 +149,7 @@ class ControllerSampler(BaseSampler):
         self._optimizer = torch.optim.Adam(self._policy.parameters(), lr=learning_rate)
         self._random = RandomSampler(seed=seed)
         self._learned: set[int] = set()
+        self._lowest: float | None = None
         self._baseline: float | None = None
 
     def reseed_rng(self) -> None:
@@ -191,23 +201,35 @@ class ControllerSampler(BaseSampler):
         return sign * trial.value
 
     def _learn(self, study: Study) -> None:
-        """One REINFORCE step per COMPLETE trial not learned from yet, oldest first."""
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        """One REINFORCE step per finished trial not learned from yet, oldest first: a
+        COMPLETE one with its reward, one answered from an earlier trial with the lowest
+        reward so far. A PRUNED one (stopped early: no values) teaches nothing."""
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
             if trial.number in self._learned:
                 continue
             self._learned.add(trial.number)
-            reward = self._reward_of(study, trial)
-            decisions = self._decisions(trial)
-            if not decisions or not math.isfinite(reward):
+            if DUPLICATE_OF in trial.user_attrs:
+                reward = self._lowest
+            elif trial.state == TrialState.COMPLETE:
+                reward = self._reward_of(study, trial)
+                if math.isfinite(reward):
+                    self._lowest = reward if self._lowest is None else min(self._lowest, reward)
+            else:
                 continue
-            if self._baseline is None:
-                self._baseline = reward
-            advantage = reward - self._baseline
-            self._baseline = self._baseline_decay * self._baseline + (1 - self._baseline_decay) * reward
-            logits = self._policy.logits(decisions)
-            log_prob = sum(torch.log_softmax(lg, -1)[index] for lg, (_, index) in zip(logits, decisions))
-            entropy = sum(-(torch.softmax(lg, -1) * torch.log_softmax(lg, -1)).sum() for lg in logits)
-            loss = -advantage * log_prob - self._entropy_weight * entropy
-            self._optimizer.zero_grad()
-            loss.backward()
-            self._optimizer.step()
+            decisions = self._decisions(trial)
+            if decisions and reward is not None and math.isfinite(reward):
+                self._step(decisions, reward)
+
+    def _step(self, decisions: list[tuple[int, int]], reward: float) -> None:
+        """REINFORCE on one sampled sequence of decisions, against the moving-average baseline."""
+        if self._baseline is None:
+            self._baseline = reward
+        advantage = reward - self._baseline
+        self._baseline = self._baseline_decay * self._baseline + (1 - self._baseline_decay) * reward
+        logits = self._policy.logits(decisions)
+        log_prob = sum(torch.log_softmax(lg, -1)[index] for lg, (_, index) in zip(logits, decisions))
+        entropy = sum(-(torch.softmax(lg, -1) * torch.log_softmax(lg, -1)).sum() for lg in logits)
+        loss = -advantage * log_prob - self._entropy_weight * entropy
+        self._optimizer.zero_grad()
+        loss.backward()
+        self._optimizer.step()

@@ -8,7 +8,8 @@ TVM latency and its dev score after every epoch, so a "trial" is a lookup and a 
 comparison takes seconds. Samplers are the ones ``search.sampler`` selects
 (``canao_ray.search.make_sampler``), driven the way the searcher drives them: the latency
 budget as an Optuna constraint, an over-budget arch scored 0, a repeated proposal
-answered from the earlier trial and not counted (a search never trains it twice).
+answered from the earlier trial, marked ``duplicate_of`` and not counted (a search
+never trains it twice).
 
 Prints and writes (``--md``/``--json``), for each latency budget (by default the median
 and the lower quartile of the table's latencies: half or a quarter of the space
@@ -39,7 +40,7 @@ from ray.tune.schedulers import TrialScheduler
 from canao_ray import SearchConfig, hypervolume
 from canao_ray.scheduler import ParetoASHA, nondomination_ranks
 from canao_ray.search import make_sampler
-from canao_ray.searcher import CONSTRAINT_NAME
+from canao_ray.searcher import CONSTRAINT_NAME, DUPLICATE_OF
 from search_spaces import BertSpace
 
 HERE = Path(__file__).resolve().parent
@@ -70,7 +71,7 @@ def sampler_run(sampler_name: str, seed: int, space: BertSpace, rows: dict, budg
     would end there, so later checkpoints read its last value)."""
     config = SearchConfig.from_dict({"search": {"sampler": sampler_name, "seed": seed}, "latency": {"budget_ms": budget_ms}})
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(config))
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # arch key -> the study trial that evaluated it
     points: list[tuple[float, float]] = []
     history: list[float] = []
     repeats = 0
@@ -82,12 +83,15 @@ def sampler_run(sampler_name: str, seed: int, space: BertSpace, rows: dict, budg
         feasible = latency <= budget_ms
         score = row["scores"][-1] if feasible else 0.0
         trial.set_constraint(CONSTRAINT_NAME, latency - budget_ms)
+        duplicate = arch.key in seen
+        if duplicate:
+            trial.set_user_attr(DUPLICATE_OF, seen[arch.key])
         study.tell(trial, [score, latency])
-        if arch.key in seen:
+        if duplicate:
             repeats += 1
             continue
         repeats = 0
-        seen.add(arch.key)
+        seen[arch.key] = trial.number
         if feasible:
             points.append((score, latency))
         history.append(hypervolume(points, MODES, (worst, budget_ms)))

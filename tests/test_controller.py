@@ -87,3 +87,23 @@ def test_controller_plugs_into_the_constrained_searcher():
         seen.append(arch)
     assert Arch(4, 32, 2, 64) in seen  # the best feasible point of the space
     assert len(set(seen)) == len(seen)  # repeats are answered by the searcher, not retrained
+
+
+def test_a_controller_sure_of_its_best_arch_still_proposes_new_ones():
+    """Repeats answered by the searcher are rewarded as the worst trial so far: rewarded as
+    the arch they repeat, they taught the policy to repeat it, and the searcher ended the
+    search after 64 repeats in a row with most of the space unseen."""
+    space = BertSpace(num_layers=(1, 2, 3, 4, 5, 6), num_heads=(2, 4), head_dim=(16,), ffn_ratio=(2, 4))
+    searcher = ConstrainedOptunaSearch(
+        space=space, metric=["score", "latency_ms"], mode=["max", "min"], sampler=ControllerSampler(budget_reward(100.0), seed=0)
+    )
+    seen = []
+    for index in range(len(space.archs())):
+        config = searcher.suggest(str(index))
+        if not isinstance(config, dict):
+            break
+        arch = Arch.from_dict(config["arch"])
+        score = 1.0 if arch == Arch(1, 32, 2, 64) else 0.5  # one arch far ahead of the rest
+        searcher.on_trial_complete(str(index), {"score": score, "latency_ms": 1.0, CONSTRAINT_KEY: -99.0, "final": True})
+        seen.append(arch)
+    assert len(seen) == len(space.archs()), f"the search ended after {len(seen)} of {len(space.archs())} archs"
