@@ -2,16 +2,19 @@
 and measured once, stored in the repo.
 
     python experiments/build_search_benchmark.py [--epochs 8] [--phases latency,train] [--jobs 2] [--out experiments/results/search_benchmark.json]
+    python experiments/build_search_benchmark.py --config experiments/canao_sst2.yaml --space '{num_layers: [1, 2, 3, 4, 5, 6]}' --epochs 6 --out ...
 
-For each architecture of the grid (the embedded task's default space, widened to six
-layers): its TVM latency on this CPU (tuned, the standard protocol, measured before
-any training starts so nothing else runs), then its dev score after each of ``epochs``
-epochs of training, from one seed. Samplers and schedulers are then compared on this
-table in seconds instead of hours (``bench_search.py``). Writes the JSON as it goes,
-so an interrupted build resumes where it stopped. The two phases fill their own
-columns and can run apart (``--phases``): training needs no quiet machine, timing does.
-Training runs ``--jobs`` architectures at once, one process of ``--train-threads``
-threads (1) each, largest first.
+For each architecture of the grid (by default the embedded task's default space, widened
+to six layers, trained from scratch; with ``--config``, a canao config's task, teacher,
+training and space, so a table can also be built for a GLUE task whose candidates
+inherit from and are distilled by the teacher, as CANAO's are): its TVM latency on this
+CPU (tuned, the standard protocol, measured before any training starts so nothing else
+runs), then its dev score after each of ``epochs`` epochs of training, from one seed.
+Samplers and schedulers are then compared on this table in seconds instead of hours
+(``bench_search.py``). Writes the JSON as it goes, so an interrupted build resumes where
+it stopped. The two phases fill their own columns and can run apart (``--phases``):
+training needs no quiet machine, timing does. Training runs ``--jobs`` architectures at
+once, one process of ``--train-threads`` threads (1) each, largest first.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+
+import yaml
 
 HERE = Path(__file__).resolve().parent
 GRID = {"num_layers": [1, 2, 3, 4, 5, 6], "num_heads": [2, 4], "head_dim": [16, 32, 64], "ffn_ratio": [2, 4]}
@@ -55,7 +60,7 @@ def copy_latencies(source: Path, table: dict) -> int:
     return copied
 
 
-def train_scores(arch: dict, config, threads: int) -> tuple[list[float], float]:
+def train_scores(arch: dict, config, teacher_dir: str | None, threads: int) -> tuple[list[float], float]:
     """Dev score after each epoch of training ``arch`` as ``config`` says, and the seconds it
     took (run in a worker process; the same seed, hence the same scores, in any process)."""
     import torch
@@ -66,8 +71,8 @@ def train_scores(arch: dict, config, threads: int) -> tuple[list[float], float]:
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    data = load_task(config.task, None)
-    model, loss = build_student(Arch.from_dict(arch), data, config, None)
+    data = load_task(config.task, config.teacher)
+    model, loss = build_student(Arch.from_dict(arch), data, config, teacher_dir)
     trainer = Trainer(model, data, config.training, loss)
     scores = []
     for _ in range(config.training.epochs):
@@ -78,14 +83,22 @@ def train_scores(arch: dict, config, threads: int) -> tuple[list[float], float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--config", type=Path,
+        help="a canao config (YAML) whose task, teacher, training and space the table uses; default: the embedded task on the grid above",
+    )  # fmt: skip
+    parser.add_argument("--space", type=yaml.safe_load, default={}, help="with --config: space entries to replace, as YAML")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--num-train", type=int, default=4000)
     parser.add_argument(
         "--num-dev", type=int,
         help="dev examples scored after each epoch (default: the embedded task's 600, a standard error of about 2 points)",
     )  # fmt: skip
-    parser.add_argument("--learning-rate", type=float, default=1e-4, help="the stored table was trained at 1e-4")
-    parser.add_argument("--trials-per-task", type=int, default=16)
+    parser.add_argument(
+        "--learning-rate", type=float,
+        help="default: the config's with --config, else 1e-4 (the stored tables were trained at 1e-4)",
+    )  # fmt: skip
+    parser.add_argument("--trials-per-task", type=int, help="MetaSchedule trials per task (default: the config's with --config, else 16)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
     parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
     parser.add_argument(
@@ -105,27 +118,44 @@ def main() -> int:
     from device_profilers import measure_latency, running_broker
     from search_spaces import BertSpace
 
-    config = SearchConfig.from_dict(
-        {
+    from canao_ray.teacher import prepare_teacher
+
+    if args.config:
+        values = SearchConfig.from_yaml(args.config).to_dict()
+        values["space"].update(args.space)
+        values["task"].update(num_train=args.num_train, **({"num_dev": args.num_dev} if args.num_dev else {}))
+        values["training"].update(epochs=args.epochs, **({"learning_rate": args.learning_rate} if args.learning_rate else {}))
+        if args.trials_per_task:
+            values["latency"]["tuning"]["trials_per_task"] = args.trials_per_task
+    else:
+        values = {
             "name": "search-benchmark",
             "task": {"num_train": args.num_train, "num_dev": args.num_dev},
             "space": GRID,
-            "training": {"epochs": args.epochs, "learning_rate": args.learning_rate},
-            "latency": {"tuning": {"trials_per_task": args.trials_per_task}},
+            "training": {"epochs": args.epochs, "learning_rate": args.learning_rate or 1e-4},
+            "latency": {"tuning": {"trials_per_task": args.trials_per_task or 16}},
         }
-    )
-    space = BertSpace(**{k: tuple(v) for k, v in GRID.items()})
+    config = SearchConfig.from_dict(values)
+    grid = {name: list(getattr(config.space, name)) for name in GRID}
+    space = BertSpace(**{k: tuple(v) for k, v in grid.items()})
     # A table built with other settings is not resumed: its rows would not compare.
-    settings = {"grid": GRID, "epochs": args.epochs, "num_train": args.num_train, "training": config.training.identity()}
+    settings = {"grid": grid, "epochs": args.epochs, "num_train": args.num_train, "training": config.training.identity()}
     if args.num_dev:  # left out when unset, as the stored table was built before the option
         settings["num_dev"] = args.num_dev
+    if config.teacher:
+        settings["task"] = config.task.name
+        settings["teacher"] = {"model": config.teacher.model, "finetune": config.teacher.finetune.identity()}
     table = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if table.get("settings") != settings:
         table = {"settings": settings, "rows": {}}
     table.update(
         commit=commit(),
         command="python experiments/build_search_benchmark.py " + " ".join(sys.argv[1:]),
-        task="embedded (generated; seq_len %d)" % config.task.seq_len,
+        task=(
+            f"{config.task.name} (seq_len {config.task.seq_len}; inherited from and distilled by {config.teacher.model})"
+            if config.teacher
+            else "embedded (generated; seq_len %d)" % config.task.seq_len
+        ),
         device="local-cpu, TVM, batch 1",
     )
     rows = table["rows"]
@@ -151,8 +181,9 @@ def main() -> int:
     # Largest first, so the pool's workers finish together.
     todo = [arch for arch in space.archs() if len(rows.get(arch.key, {}).get("scores", [])) != args.epochs]
     todo.sort(key=lambda arch: -arch.encoder_flops(config.task.seq_len))
+    teacher_dir = str(prepare_teacher(config, config.resolved_cache_dir())) if config.teacher else None
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(train_scores, arch.to_dict(), config, args.train_threads): arch for arch in todo}
+        futures = {pool.submit(train_scores, arch.to_dict(), config, teacher_dir, args.train_threads): arch for arch in todo}
         for future in as_completed(futures):
             arch = futures[future]
             scores, seconds = future.result()
