@@ -163,6 +163,7 @@ def main() -> int:
     device = lat.make_device()
     if args.latency_from:
         copied = copy_latencies(args.latency_from, table)
+        save(args.out, table)  # also when no row is left to measure or train
         print(f"latency of {copied} architectures taken from {args.latency_from}", flush=True)
 
     if "latency" in phases:
