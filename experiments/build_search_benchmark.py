@@ -116,7 +116,6 @@ def main() -> int:
 
     from canao_ray import SearchConfig
     from device_profilers import measure_latency, running_broker
-    from search_spaces import BertSpace
 
     from canao_ray.teacher import prepare_teacher
 
@@ -136,8 +135,8 @@ def main() -> int:
             "latency": {"tuning": {"trials_per_task": args.trials_per_task or 16}},
         }
     config = SearchConfig.from_dict(values)
-    grid = {name: list(getattr(config.space, name)) for name in GRID}
-    space = BertSpace(**{k: tuple(v) for k, v in grid.items()})
+    space = config.space
+    grid = {name: list(getattr(space, name)) for name in GRID}
     # A table built with other settings is not resumed: its rows would not compare.
     settings = {"grid": grid, "epochs": args.epochs, "num_train": args.num_train, "training": config.training.identity()}
     if args.num_dev:  # left out when unset, as the stored table was built before the option
