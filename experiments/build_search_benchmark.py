@@ -2,6 +2,7 @@
 and measured once, stored in the repo.
 
     python experiments/build_search_benchmark.py [--epochs 8] [--phases latency,train] [--jobs 2] [--out experiments/results/search_benchmark.json]
+    python experiments/build_search_benchmark.py --epochs 16 --space "{num_heads: [1, 2, 3, 4]}" --rows-from TABLE_OF_THE_NARROWER_GRID --out ...
     python experiments/build_search_benchmark.py --config experiments/canao_sst2.yaml --space '{num_layers: [1, 2, 3, 4, 5, 6]}' --epochs 6 --out ...
 
 For each architecture of the grid (by default the embedded task's default space, widened
@@ -46,18 +47,28 @@ def save(path: Path, table: dict) -> None:
     os.replace(tmp, path)
 
 
-def copy_latencies(source: Path, table: dict) -> int:
-    """Fill ``table``'s missing latencies from ``source``, a table of the same grid, task and
-    device (latency does not depend on how the rows were trained); returns how many."""
+def copy_rows(source: Path, table: dict, keys: set[str], columns: tuple[str, ...]) -> int:
+    """Fill the missing ``columns`` of ``table``'s rows whose arch key is in ``keys`` from
+    ``source``, a table of the same task and device on any grid; returns how many rows
+    gained something. Latency does not depend on how a row was trained; scores need the
+    same training settings."""
     other = json.loads(source.read_text())
-    if other["settings"]["grid"] != table["settings"]["grid"] or (other["task"], other["device"]) != (table["task"], table["device"]):
-        raise SystemExit(f"{source}: another grid, task or device; its latencies do not apply here")
+    if (other["task"], other["device"]) != (table["task"], table["device"]):
+        raise SystemExit(f"{source}: another task or device; its rows do not apply here")
+    if "scores" in columns and _training(other["settings"]) != _training(table["settings"]):
+        raise SystemExit(f"{source}: trained with other settings; take only its latencies with --latency-from")
     copied = 0
-    for key, row in other["rows"].items():
-        if "latency_ms" in row and "latency_ms" not in table["rows"].get(key, {}):
-            table["rows"].setdefault(key, {"arch": row["arch"]})["latency_ms"] = row["latency_ms"]
-            copied += 1
+    for key in keys & other["rows"].keys():
+        row, mine = other["rows"][key], table["rows"].setdefault(key, {"arch": other["rows"][key]["arch"]})
+        new = {c: row[c] for c in columns if c in row and c not in mine}
+        mine.update(new)
+        copied += bool(new)
     return copied
+
+
+def _training(settings: dict) -> dict:
+    """A table's settings but its grid: what its scores depend on."""
+    return {name: value for name, value in settings.items() if name != "grid"}
 
 
 def train_scores(arch: dict, config, teacher_dir: str | None, threads: int) -> tuple[list[float], float]:
@@ -87,7 +98,7 @@ def main() -> int:
         "--config", type=Path,
         help="a canao config (YAML) whose task, teacher, training and space the table uses; default: the embedded task on the grid above",
     )  # fmt: skip
-    parser.add_argument("--space", type=yaml.safe_load, default={}, help="with --config: space entries to replace, as YAML")
+    parser.add_argument("--space", type=yaml.safe_load, default={}, help="space entries to replace (in the grid above, or the config's), as YAML")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--num-train", type=int, default=4000)
     parser.add_argument(
@@ -103,7 +114,11 @@ def main() -> int:
     parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
     parser.add_argument(
         "--latency-from", type=Path,
-        help="take the latency column from this table (same grid, task and device), e.g. to retrain at another learning rate",
+        help="take the latencies of this table's archs (same task and device, any grid), e.g. to retrain at another learning rate",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rows-from", type=Path,
+        help="take the latencies and scores of this table's archs (same task, device and training, any grid), e.g. to widen a grid",
     )  # fmt: skip
     parser.add_argument("--train-threads", type=int, default=1, help="torch threads per training process")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="architectures trained at once, one process each")
@@ -130,7 +145,7 @@ def main() -> int:
         values = {
             "name": "search-benchmark",
             "task": {"num_train": args.num_train, "num_dev": args.num_dev},
-            "space": GRID,
+            "space": {**GRID, **args.space},
             "training": {"epochs": args.epochs, "learning_rate": args.learning_rate or 1e-4},
             "latency": {"tuning": {"trials_per_task": args.trials_per_task or 16}},
         }
@@ -160,10 +175,12 @@ def main() -> int:
     rows = table["rows"]
     lat = config.latency
     device = lat.make_device()
-    if args.latency_from:
-        copied = copy_latencies(args.latency_from, table)
-        save(args.out, table)  # also when no row is left to measure or train
-        print(f"latency of {copied} architectures taken from {args.latency_from}", flush=True)
+    keys = {arch.key for arch in space.archs()}
+    for source, columns in ((args.latency_from, ("latency_ms",)), (args.rows_from, ("latency_ms", "scores", "train_s"))):
+        if source:
+            copied = copy_rows(source, table, keys, columns)
+            save(args.out, table)  # also when no row is left to measure or train
+            print(f"{', '.join(columns)} of {copied} architectures taken from {source}", flush=True)
 
     if "latency" in phases:
         ray.init(include_dashboard=False, log_to_driver=False)
