@@ -24,6 +24,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -164,7 +165,7 @@ def main() -> int:
         table = {"settings": settings, "rows": {}}
     table.update(
         commit=commit(),
-        command="python experiments/build_search_benchmark.py " + " ".join(sys.argv[1:]),
+        command="python experiments/build_search_benchmark.py " + shlex.join(sys.argv[1:]),
         task=(
             f"{config.task.name} (seq_len {config.task.seq_len}; inherited from and distilled by {config.teacher.model})"
             if config.teacher
