@@ -26,6 +26,9 @@ class MeasureProtocol:
     measurement). The latency is the median of the block with
     the lowest median; p90 and the coefficient of variation describe that block, and
     the medians of all blocks are kept to show the spread between them.
+    Before each block a local CPU device waits up to ``quiet_wait_s`` for quiet cores
+    (``SyncProbe``); 0 times at once, in whatever phase the machine is, which suits a
+    smoke test or a check that a model runs, not a latency to compare.
 
     Why blocks: on a shared 2-core machine another process (Ray's own start-up, a
     trial being set up) can take a core for seconds; every thread of a parallel
@@ -44,6 +47,7 @@ class MeasureProtocol:
     agree: float = 0.03
     block_ms: int = 1000
     min_block_repeats: int = 5
+    quiet_wait_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.warmup < 0 or self.repeats < 3 or self.min_repeat_ms <= 0 or self.blocks < 1 or self.block_pause_s < 0:
@@ -53,8 +57,8 @@ class MeasureProtocol:
             )
         if self.max_blocks < self.blocks or not 0 < self.agree < 1:
             raise ValueError(f"protocol needs max_blocks >= blocks and 0 < agree < 1, got {self}")
-        if self.block_ms <= 0 or self.min_block_repeats < 3:
-            raise ValueError(f"protocol needs block_ms > 0 and min_block_repeats >= 3, got {self}")
+        if self.block_ms <= 0 or self.min_block_repeats < 3 or self.quiet_wait_s < 0:
+            raise ValueError(f"protocol needs block_ms > 0, min_block_repeats >= 3 and quiet_wait_s >= 0, got {self}")
 
     def block_repeats(self, run_ms: float) -> int:
         """Samples per block for a model taking ``run_ms`` per run (see ``block_ms``)."""

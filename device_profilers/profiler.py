@@ -43,7 +43,7 @@ class DeviceProfiler:
         self.tuning = tuning
         self.protocol = protocol
         self._backends = {}
-        self._probe = SyncProbe(device, cache_dir)
+        self._probe = SyncProbe(device, cache_dir, max_wait_s=protocol.quiet_wait_s)
         remove_dead_scratch()
 
     def _backend(self, name: str):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-QUICK = "protocol: {warmup: 1, repeats: 3, min_repeat_ms: 2, blocks: 1, block_pause_s: 0, max_blocks: 1}"
+QUICK = "protocol: {warmup: 1, repeats: 3, min_repeat_ms: 2, blocks: 1, block_pause_s: 0, max_blocks: 1, quiet_wait_s: 0}"
 CASES = {
     "unknown key": ("laytency: {}\n", "unknown key 'laytency'"),
     "unknown nested key": ("latency: {budget: 5}\n", "unknown key 'latency.budget'"),

@@ -20,7 +20,7 @@ ARCHS = [Arch(layers, 32, 2, ffn) for layers, ffn in itertools.product((1, 2), (
 BACKENDS = ("ort", "torch")
 DISTINCT = [(arch, backend) for arch in ARCHS for backend in BACKENDS]  # 12 distinct requests
 CLIENTS, PER_CLIENT = 16, 13  # 208 requests in all
-SHORT = MeasureProtocol(warmup=1, repeats=3, min_repeat_ms=2, blocks=1, block_pause_s=0, max_blocks=1)
+SHORT = MeasureProtocol(warmup=1, repeats=3, min_repeat_ms=2, blocks=1, block_pause_s=0, max_blocks=1, quiet_wait_s=0)
 
 
 def client(index: int) -> list[dict]:

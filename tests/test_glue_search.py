@@ -15,6 +15,8 @@ from canao_ray import SearchConfig, run_search
 from canao_ray.finalize import finalize_run
 
 GLUE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue"
+# Short blocks, no wait for quiet cores: the test checks the phases, not the latencies.
+QUICK_PROTOCOL = {"warmup": 1, "repeats": 5, "min_repeat_ms": 5, "blocks": 2, "block_pause_s": 0, "max_blocks": 3, "quiet_wait_s": 0}
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not GLUE_DIR.is_dir(), reason=f"GLUE data not found at {GLUE_DIR}"),
@@ -35,7 +37,7 @@ def test_sst2_slice_search_then_finalize_writes_a_checked_bundle(ray_cluster, tm
             "teacher": {"finetune": fast, "num_train": 128, "importance_batches": 2},
             "space": {"num_layers": [1, 2], "num_heads": [2, 4], "head_dim": [32], "ffn_ratio": [2]},
             "search": {"num_samples": 2, "sampler": "random"},
-            "latency": {"budget_ms": 1000.0, "backend": "ort", "tuning": {"trials_per_task": 0}},
+            "latency": {"budget_ms": 1000.0, "backend": "ort", "tuning": {"trials_per_task": 0}, "protocol": QUICK_PROTOCOL},
             "training": fast,
             "finalize": {"training": {**fast, "ema_decay": 0.9}, "num_train": 128, "max_models": 1},
             "cache_dir": str(tmp_path / "cache"),

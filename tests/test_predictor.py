@@ -53,7 +53,7 @@ def test_surely_over_needs_the_whole_spread_above_the_budget():
 
 
 def test_broker_learns_from_its_measurements(ray_cluster, tmp_path):
-    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), MeasureProtocol(warmup=1, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3))
+    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), MeasureProtocol(warmup=1, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3, quiet_wait_s=0))
     measured = {arch: measure_latency(arch, backend="ort", seq_len=32).median_ms for arch in ARCHS[::2]}
     guess = predict_latency(ARCHS[-1], backend="ort", seq_len=32)
     assert guess is not None and guess.measurements == len(measured) and guess.median_ms > 0

@@ -23,7 +23,7 @@ from device_profilers import (
 from search_spaces import Arch
 
 TINY = Arch(1, 32, 2, 64)
-QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3)
+QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3, quiet_wait_s=0)
 TUNING = TuningSettings(trials_per_task=4)  # 2 sometimes left a task with no valid candidate
 
 
