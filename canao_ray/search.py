@@ -84,6 +84,7 @@ def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = 
             sampler=make_sampler(config),
             storage=_study_storage(run_dir),
             study_name=config.name,
+            num_samples=config.search.num_samples,
         )
         tune.Tuner(
             _trainable(config, teacher_dir),

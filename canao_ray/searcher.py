@@ -42,14 +42,26 @@ class ConstrainedOptunaSearch(OptunaSearch):
       that trial (its values, or PRUNED if the scheduler stopped it) (Optuna's "skip duplicates" recipe) and the sampler asked again, up to
       ``max_resamples`` times; small grids are common here and retraining a known
       architecture teaches the sampler nothing. When every attempt repeats, the space is
-      taken as exhausted and the searcher returns ``FINISHED``.
+      taken as exhausted and the searcher returns ``FINISHED``;
+    - with ``num_samples`` (Tune's), the searcher also returns ``FINISHED`` once that many
+      study trials have a Tune trial. Tune alone counts from its last experiment
+      checkpoint: a trial started and finished after it, then the driver killed, is in the
+      study but not in the restored experiment, and a resumed search would run one more.
     """
 
-    def __init__(self, *args, max_resamples: int = 64, **kwargs):
+    def __init__(self, *args, max_resamples: int = 64, num_samples: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_resamples = max_resamples
+        self.num_samples = num_samples
+
+    def _trials_run(self) -> int:
+        """Study trials a Tune trial ran or runs: finished ones carry its id, live ones are ours."""
+        numbers = {t.number for t in self._ot_study.get_trials(deepcopy=False) if "ray_trial_id" in t.user_attrs}
+        return len(numbers | {ot_trial.number for ot_trial in self._ot_trials.values()})
 
     def suggest(self, trial_id: str):
+        if self.num_samples is not None and self._ot_study is not None and self._trials_run() >= self.num_samples:
+            return Searcher.FINISHED
         for _ in range(self.max_resamples):
             config = super().suggest(trial_id)
             earlier = self._finished_twin(self._ot_trials[trial_id])

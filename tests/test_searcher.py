@@ -64,3 +64,30 @@ def test_every_configured_sampler_survives_the_pickling_tune_does():
     for name in SAMPLERS:
         config = SearchConfig.from_dict({"search": {"sampler": name, "seed": 0}})
         cloudpickle.dumps(_searcher(sampler=make_sampler(config)))
+
+
+def test_a_trial_finished_after_the_last_checkpoint_counts_towards_num_samples(tmp_path):
+    """The window the resume test once hit: Tune checkpoints its searcher, a trial starts
+    and finishes, the driver dies before the next checkpoint. The restored searcher
+    must count that trial (the study holds it), or the resumed search runs one too many."""
+
+    def searcher():
+        space = BertSpace(num_layers=(1, 2, 3, 4), num_heads=(2, 4), head_dim=(16,), ffn_ratio=(2,))
+        return ConstrainedOptunaSearch(
+            space=space, metric=["accuracy", "latency_ms"], mode=["max", "min"],
+            sampler=optuna.samplers.RandomSampler(seed=0), storage=optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}"),
+            study_name="resume", num_samples=3,
+        )  # fmt: skip
+
+    first = searcher()
+    for trial_id in ("a", "b"):
+        first.suggest(trial_id)
+        first.on_trial_complete(trial_id, _result(0.7, 1.0))
+    first.save(str(tmp_path / "searcher.pkl"))  # Tune's experiment checkpoint
+    first.suggest("c")
+    first.on_trial_complete("c", _result(0.8, 2.0))  # then the driver is killed
+
+    resumed = searcher()
+    resumed.restore(str(tmp_path / "searcher.pkl"))
+    assert resumed.suggest("d") == Searcher.FINISHED
+    assert len([t for t in resumed._ot_study.trials if DUPLICATE_OF not in t.user_attrs]) == 3
