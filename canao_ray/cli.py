@@ -1,80 +1,108 @@
-"""The ``canao`` command."""
+"""The ``canao`` command: search, resume, tune, finalize, verify, profile."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 
-from device_profilers import BACKENDS
+import yaml
+from pydantic import ValidationError
 
-from .config import ConfigError, LatencySettings, RpcSettings, SearchConfig
+from .config import ConfigError, LatencySettings, SearchConfig
+from .config.errors import config_error
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canao", description="Compiler-aware architecture search on Ray Tune.")
     commands = parser.add_subparsers(dest="command", required=True)
     search = commands.add_parser("search", help="run a search (no arguments: the embedded quickstart)")
     search.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
     search.add_argument("--out", type=Path, help="run directory (default: canao_runs/<name>-<time>)")
-    search.add_argument("--resume", type=Path, metavar="RUN_DIR", help="finish the interrupted search of this run directory (with its own config)")
-    search.add_argument("--address", help="join this Ray cluster (e.g. head-node:6379 or auto) instead of starting Ray here")
+    search.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="finish the interrupted search of this run directory (with its own config)",
+    )
+    search.add_argument(
+        "--address", help="join this Ray cluster (e.g. head-node:6379 or auto) instead of starting Ray here"
+    )
     tune = commands.add_parser("tune", help="pre-tune every operator shape of a search space (resumable)")
     tune.add_argument("--config", type=Path, help="YAML config file (default: the embedded quickstart)")
     finalize = commands.add_parser("finalize", help="train chosen Pareto architectures of a run fully and bundle them")
     finalize.add_argument("run_dir", type=Path, help="directory of a finished 'canao search'")
-    finalize.add_argument("--arch", action="append", help="architecture to finalize (key or JSON; repeatable; default: the front's best)")
+    finalize.add_argument(
+        "--arch", action="append", help="architecture to finalize (key or JSON; repeatable; default: the front's best)"
+    )
     verify = commands.add_parser("verify", help="check that a run directory is whole and its records agree")
     verify.add_argument("run_dir", type=Path, help="directory of a 'canao search' (finished or interrupted)")
     profile = commands.add_parser("profile", help="latency of one architecture on a device")
-    profile.add_argument("--arch", required=True, help='JSON like \'{"num_layers": 4, ...}\' or a key like L4-H256-A4-I1024')
+    profile.add_argument(
+        "--arch", required=True, help="JSON like '{\"num_layers\": 4, ...}' or a key like L4-H256-A4-I1024"
+    )
     profile.add_argument("--device", default="local-cpu", help="device name (default: local-cpu)")
-    profile.add_argument("--backend", default="tvm", help=f"one or several of {', '.join(BACKENDS)}, comma-separated")
+    profile.add_argument("--backend", default="tvm", help="one or several of tvm, ort, torch, comma-separated")
     profile.add_argument("--seq-len", type=int, default=128, help="sequence length (default 128)")
     profile.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    profile.add_argument("--threads", type=int, help="threads the device runs with (default: all local cores; 4 remote)")
-    profile.add_argument("--rpc-tracker", metavar="HOST:PORT", help="measure on a remote device through this TVM RPC tracker")
+    profile.add_argument(
+        "--threads", type=int, help="threads the device runs with (default: all local cores; 4 remote)"
+    )
+    profile.add_argument(
+        "--rpc-tracker", metavar="HOST:PORT", help="measure on a remote device through this TVM RPC tracker"
+    )
     profile.add_argument("--rpc-key", help="the device key the remote device registered with (default: --device)")
     profile.add_argument("--target", help="TVM target of a remote device as JSON (default: this machine's CPU)")
     profile.add_argument("--cc", help="cross compiler that links libraries for a remote device")
     profile.add_argument("--trials-per-task", type=int, help="MetaSchedule trials for each new operator shape")
+    profile.add_argument(
+        "--protocol", help="measurement protocol fields to change, as YAML, e.g. '{blocks: 2, quiet_wait_s: 0}'"
+    )
     profile.add_argument("--no-cache", action="store_true", help="measure again even if the latency is cached")
     profile.add_argument("--json", action="store_true", help="print one JSON object per backend instead of a table")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "search" and args.resume and (args.config or args.out):
+        parser.error("--resume takes the run's own config and directory: drop --config and --out")
     try:
-        if args.command == "profile":
-            return _profile(args)
-        if args.command == "finalize":
-            return _finalize(args)
-        if args.command == "verify":
-            return _verify(args.run_dir)
-        if args.command == "search" and args.resume:
-            if args.config or args.out:
-                parser.error("--resume takes the run's own config and directory: drop --config and --out")
-            from .search import resume_search
-
-            run_dir = resume_search(args.resume, args.address)
-        else:
-            config = SearchConfig.from_yaml(args.config) if args.config else SearchConfig()
-            if args.command == "tune":
-                return _tune(config)
-            out = args.out or Path("canao_runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-            from .search import run_search
-
-            run_dir = run_search(config, out, args.address)
+        return _run(args)
     except ConfigError as error:
         print(f"canao: error: {error}", file=sys.stderr)
         return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "profile":
+        return _profile(args)
+    if args.command == "finalize":
+        return _finalize(args)
+    if args.command == "verify":
+        return _verify(args.run_dir)
+    if args.command == "search" and args.resume:
+        from .search import resume_search
+
+        run_dir = resume_search(args.resume, args.address)
+    else:
+        config = SearchConfig.from_yaml(args.config) if args.config else SearchConfig()
+        if args.command == "tune":
+            return _tune(config)
+        from .search import run_search
+
+        out = args.out or Path("canao_runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = run_search(config, out, args.address)
     print(f"canao: run directory {run_dir}")
     return 0
 
 
 def _verify(run_dir: Path) -> int:
     """Prints what was checked, then each note and problem; exit 1 if there is a problem."""
-    from .verify import verify_run
+    from .results import verify_run
 
     if not run_dir.is_dir():
         raise ConfigError(f"{str(run_dir)!r} is not a directory: give the run directory of a 'canao search'")
@@ -89,11 +117,19 @@ def _verify(run_dir: Path) -> int:
     return 0 if verdict.ok else 1
 
 
-def _finalize(args: argparse.Namespace) -> int:
-    from .finalize import finalize_run
-    from .profile import parse_arch
+def _parse_arch(text: str):
+    from search_spaces import Arch
 
-    rows = finalize_run(args.run_dir, [parse_arch(text) for text in args.arch] if args.arch else None)
+    try:
+        return Arch.parse(text)
+    except ValueError as error:
+        raise ConfigError(f"--arch: {error}; give a JSON object with the Arch fields or a key") from None
+
+
+def _finalize(args: argparse.Namespace) -> int:
+    from .deploy import finalize_run
+
+    rows = finalize_run(args.run_dir, [_parse_arch(text) for text in args.arch] if args.arch else None)
     for row in rows:
         scores = ", ".join(f"{k} {v:.4f}" for k, v in row["metrics"]["onnxruntime"].items())
         print(f"canao: {row['arch_key']}: {scores}; tvm {row['latency_ms']['tvm']:.3f} ms; bundle {row['bundle']}")
@@ -101,7 +137,7 @@ def _finalize(args: argparse.Namespace) -> int:
 
 
 def _tune(config: SearchConfig) -> int:
-    from .pretune import pretune
+    from .search import pretune
 
     totals = pretune(config)
     print(
@@ -111,40 +147,65 @@ def _tune(config: SearchConfig) -> int:
     return 0
 
 
-def _profile(args: argparse.Namespace) -> int:
-    from .profile import parse_arch, profile_arch
-
+def _latency_settings(args: argparse.Namespace) -> LatencySettings:
+    """``canao profile``'s flags as the latency section of a config, checked as a config is."""
     for flag in ("seq_len", "batch", "threads", "trials_per_task"):
         value = getattr(args, flag)
         if value is not None and value < (0 if flag == "trials_per_task" else 1):
             raise ConfigError(f"--{flag.replace('_', '-')} must be positive, got {value}")
-    rpc = None
-    if args.rpc_tracker:
-        try:
+    values: dict = {"device": args.device, "num_threads": args.threads}
+    try:
+        if args.rpc_tracker:
             target = json.loads(args.target) if args.target else None
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"--target is not valid JSON ({error.msg}); give a TVM target dict") from None
-        rpc = RpcSettings(args.rpc_tracker, args.rpc_key or args.device, args.threads or 4, target, args.cc)
-    defaults = LatencySettings(device=args.device, num_threads=args.threads, rpc=rpc)
-    tuning = defaults.tuning
-    if args.trials_per_task is not None:
-        tuning = dataclasses.replace(tuning, trials_per_task=args.trials_per_task)
+            rpc = {"tracker": args.rpc_tracker, "key": args.rpc_key or args.device, "num_threads": args.threads or 4}
+            values["rpc"] = {**rpc, "target": target, "cc": args.cc}
+        if args.trials_per_task is not None:
+            values["tuning"] = {"trials_per_task": args.trials_per_task}
+        if args.protocol:
+            values["protocol"] = yaml.safe_load(args.protocol)
+        return LatencySettings.model_validate(values)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--target is not valid JSON ({error.msg}); give a TVM target dict") from None
+    except yaml.YAMLError:
+        raise ConfigError("--protocol is not valid YAML; give a mapping such as '{blocks: 2}'") from None
+    except ValidationError as error:
+        raise config_error(LatencySettings, error) from None
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from device_profilers import check_backend, profile_arch
+
+    settings, arch = _latency_settings(args), _parse_arch(args.arch)
+    device = settings.make_device()
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    try:
+        for backend in backends:
+            check_backend(backend, remote=device.rpc is not None)
+    except ValueError as error:
+        raise ConfigError(f"--backend: {error}") from None
+    if device.rpc is not None:
+        try:
+            device.rpc.check_reachable()
+        except ConnectionError as error:
+            raise ConfigError(f"--rpc-tracker: {error}") from None
     latencies = profile_arch(
-        parse_arch(args.arch),
-        defaults.make_device(),
-        [b.strip() for b in args.backend.split(",") if b.strip()],
+        arch,
+        device,
+        backends,
         batch=args.batch,
         seq_len=args.seq_len,
         cache_dir=SearchConfig().resolved_cache_dir(),
-        tuning=tuning,
-        protocol=defaults.protocol,
+        tuning=settings.tuning,
+        protocol=settings.protocol,
         use_cache=not args.no_cache,
     )
     if args.json:
         for latency in latencies:
             print(json.dumps(latency.to_dict()))
         return 0
-    print(f"{'arch':<20} {'device':<10} {'backend':<7} {'batch':>5} {'seq':>5} {'median ms':>10} {'p90 ms':>9} {'cv %':>6} {'compile s':>10} {'tune s':>8}")
+    print(
+        f"{'arch':<20} {'device':<10} {'backend':<7} {'batch':>5} {'seq':>5} {'median ms':>10} {'p90 ms':>9} {'cv %':>6} {'compile s':>10} {'tune s':>8}"
+    )
     for lat in latencies:
         print(
             f"{lat.arch_key:<20} {lat.device:<10} {lat.backend:<7} {lat.batch:>5} {lat.seq_len:>5} "

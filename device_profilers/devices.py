@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from dataclasses import dataclass, field
 from typing import Any
+
+#: Environment of a local profiler's TVM runtime: its pool's threads unpinned, since pinned
+#: ones could share a core with the calling thread for a whole measurement.
+LOCAL_RUNTIME_ENV = {"TVM_BIND_THREADS": "0"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class RpcEndpoint:
             raise ValueError("RPC device key must not be empty")
 
     @classmethod
-    def from_address(cls, tracker: str, key: str) -> "RpcEndpoint":
+    def from_address(cls, tracker: str, key: str) -> RpcEndpoint:
         """The endpoint of ``key`` behind a tracker given as ``host:port``."""
         host, _, port = tracker.rpartition(":")
         if not host or not port.isdigit():
@@ -85,6 +90,10 @@ class Device:
     def __post_init__(self) -> None:
         if self.num_threads <= 0:
             raise ValueError(f"device {self.name}: num_threads must be positive")
+
+    def with_resources(self, resources: dict[str, float]) -> Device:
+        """This device, its profiler also asking Ray for ``resources``."""
+        return dataclasses.replace(self, resources={**self.resources, **resources})
 
     @property
     def runtime_kind(self) -> str:

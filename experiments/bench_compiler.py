@@ -68,11 +68,14 @@ def bench_shape(name: str, arch: Arch, profiler: DeviceProfiler, rounds: int, se
             runs[backend].append(latency)
             if backend == "tvm" and round_index == 0:
                 first_tvm = latency
-            print(f"  {name} round {round_index + 1} {backend}: {latency.median_ms:.3f} ms (cv {latency.cv:.1%})", flush=True)
+            print(
+                f"  {name} round {round_index + 1} {backend}: {latency.median_ms:.3f} ms (cv {latency.cv:.1%})",
+                flush=True,
+            )
     start = time.perf_counter()
     reused = profiler.measure(neighbour(arch), "tvm", 1, seq_len)
     reuse_s = time.perf_counter() - start
-    medians = {b: statistics.median(l.median_ms for l in runs[b]) for b in BACKENDS}
+    medians = {b: statistics.median(lat.median_ms for lat in runs[b]) for b in BACKENDS}
     ratios = [t.median_ms / o.median_ms for t, o in zip(runs["tvm"], runs["ort"])]
     gflop = arch.encoder_flops(seq_len) / 1e9
     return {
@@ -80,7 +83,7 @@ def bench_shape(name: str, arch: Arch, profiler: DeviceProfiler, rounds: int, se
         "arch": arch.key,
         "gflop": gflop,
         "median_ms": medians,
-        "cv": {b: statistics.median(l.cv for l in runs[b]) for b in BACKENDS},
+        "cv": {b: statistics.median(lat.cv for lat in runs[b]) for b in BACKENDS},
         "tvm_over_ort": statistics.median(ratios),
         "tvm_over_ort_per_round": ratios,
         "tvm_over_torch": medians["tvm"] / medians["torch"],
@@ -143,14 +146,21 @@ def main() -> int:
     )
     peak = sgemm_peak_gflops()
     print(f"sgemm peak: {peak:.0f} GFLOP/s", flush=True)
-    settings = {"trials_per_task": args.trials_per_task, "threads": device.num_threads, "seq_len": args.seq_len, "rounds": args.rounds}
+    settings = {
+        "trials_per_task": args.trials_per_task,
+        "threads": device.num_threads,
+        "seq_len": args.seq_len,
+        "rounds": args.rounds,
+    }
     results = []
     for name in names:  # written after every shape: BERT-base alone tunes for a long time
         results.append(bench_shape(name, SHAPES[name], profiler, args.rounds, args.seq_len))
         table = markdown(results, peak, settings)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps({"sgemm_peak_gflops": peak, "settings": settings, "results": results}, indent=2))
+            args.json.write_text(
+                json.dumps({"sgemm_peak_gflops": peak, "settings": settings, "results": results}, indent=2)
+            )
             args.json.with_suffix(".md").write_text(table + "\n")
     print(table)
     return 0

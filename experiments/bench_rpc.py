@@ -52,15 +52,23 @@ def main() -> int:
         for database in (databases / "local-cpu").glob("database_*.json"):
             shutil.copy(database, databases / "loopback-cpu" / database.name)
         remote = DeviceProfiler(
-            rpc_device("loopback-cpu", f"127.0.0.1:{tracker.port}", "loopback-cpu", threads), args.cache_dir, tuning, protocol
+            rpc_device("loopback-cpu", f"127.0.0.1:{tracker.port}", "loopback-cpu", threads),
+            args.cache_dir,
+            tuning,
+            protocol,
         )
         ratios = []
         for index in range(args.rounds):
             near = local.measure(arch, "tvm", 1, args.seq_len)
             far = remote.measure(arch, "tvm", 1, args.seq_len)
             ratios.append(far.median_ms / near.median_ms)
-            print(f"round {index + 1}: local {near.median_ms:.3f} ms, rpc {far.median_ms:.3f} ms, rpc/local {ratios[-1]:.3f}", flush=True)
-        print(f"{arch.key} seq {args.seq_len}: median rpc/local {statistics.median(ratios):.3f} over {args.rounds} rounds")
+            print(
+                f"round {index + 1}: local {near.median_ms:.3f} ms, rpc {far.median_ms:.3f} ms, rpc/local {ratios[-1]:.3f}",
+                flush=True,
+            )
+        print(
+            f"{arch.key} seq {args.seq_len}: median rpc/local {statistics.median(ratios):.3f} over {args.rounds} rounds"
+        )
     finally:
         server.terminate()
         tracker.terminate()

@@ -37,17 +37,15 @@ from types import SimpleNamespace
 import optuna
 from ray.tune.schedulers import TrialScheduler
 
-from canao_ray import SearchConfig, hypervolume
-from canao_ray.scheduler import ParetoASHA, nondomination_ranks
-from canao_ray.search import make_sampler
-from canao_ray.searcher import CONSTRAINT_NAME, DUPLICATE_OF
+from canao_ray import SearchConfig
+from canao_ray.keys import CONSTRAINT_NAME, MODES, OBJECTIVES
+from canao_ray.results import hypervolume
+from canao_ray.search import MAX_RESAMPLES, ParetoASHA, answer_from, finished_twin, make_sampler, nondomination_ranks
 from search_spaces import BertSpace
 
 HERE = Path(__file__).resolve().parent
 SAMPLERS = ("random", "nsga2", "tpe", "gp", "controller")
 CHECKPOINTS = (16, 32, 64)
-MODES = ["max", "min"]
-MAX_RESAMPLES = 64  # repeats in a row after which the searcher ends the search, as ConstrainedOptunaSearch does
 
 
 def load_table(path: Path) -> tuple[BertSpace, dict[str, dict]]:
@@ -55,7 +53,9 @@ def load_table(path: Path) -> tuple[BertSpace, dict[str, dict]]:
     rows = table["rows"]
     missing = [key for key, row in rows.items() if "scores" not in row or "latency_ms" not in row]
     if missing:
-        raise SystemExit(f"{path}: {len(missing)} rows lack scores or a latency; finish build_search_benchmark.py first")
+        raise SystemExit(
+            f"{path}: {len(missing)} rows lack scores or a latency; finish build_search_benchmark.py first"
+        )
     space = BertSpace(**{k: tuple(v) for k, v in table["settings"]["grid"].items()})
     return space, rows
 
@@ -65,43 +65,46 @@ def table_epochs(rows: dict) -> int:
     return len(next(iter(rows.values()))["scores"])
 
 
-def sampler_run(sampler_name: str, seed: int, space: BertSpace, rows: dict, budget_ms: float, trials: int, worst: float) -> list[float]:
+def sampler_run(
+    sampler_name: str, seed: int, space: BertSpace, rows: dict, budget_ms: float, trials: int, worst: float
+) -> list[float]:
     """Hypervolume after each distinct architecture the sampler proposes, up to ``trials``
     (fewer when it proposes only known ones ``MAX_RESAMPLES`` times in a row: the search
     would end there, so later checkpoints read its last value)."""
-    config = SearchConfig.from_dict({"search": {"sampler": sampler_name, "seed": seed}, "latency": {"budget_ms": budget_ms}})
+    config = SearchConfig.from_dict(
+        {"search": {"sampler": sampler_name, "seed": seed}, "latency": {"budget_ms": budget_ms}}
+    )
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(config))
-    seen: dict[str, int] = {}  # arch key -> the study trial that evaluated it
     points: list[tuple[float, float]] = []
     history: list[float] = []
     repeats = 0
-    while len(history) < trials and len(seen) < len(rows) and repeats < MAX_RESAMPLES:
+    while len(history) < trials and len(history) < len(rows) and repeats < MAX_RESAMPLES:
         trial = study.ask()
         arch = space.sample(trial)
+        earlier = finished_twin(study, trial)
+        if earlier is not None:  # answered from the earlier trial, as the searcher does
+            answer_from(study, trial, earlier)
+            repeats += 1
+            continue
+        repeats = 0
         row = rows[arch.key]
         latency = row["latency_ms"]
         feasible = latency <= budget_ms
         score = row["scores"][-1] if feasible else 0.0
         trial.set_constraint(CONSTRAINT_NAME, latency - budget_ms)
-        duplicate = arch.key in seen
-        if duplicate:
-            trial.set_user_attr(DUPLICATE_OF, seen[arch.key])
         study.tell(trial, [score, latency])
-        if duplicate:
-            repeats += 1
-            continue
-        repeats = 0
-        seen[arch.key] = trial.number
         if feasible:
             points.append((score, latency))
         history.append(hypervolume(points, MODES, (worst, budget_ms)))
     return history
 
 
-def scheduler_run(order: list[str], rows: dict, budget_ms: float, grace_period: int, reduction_factor: int, worst: float) -> dict[str, float]:
+def scheduler_run(
+    order: list[str], rows: dict, budget_ms: float, grace_period: int, reduction_factor: int, worst: float
+) -> dict[str, float]:
     """Epochs and hypervolume with ParetoASHA, and with every feasible trial trained fully."""
     epochs = table_epochs(rows)
-    scheduler = ParetoASHA(["score", "latency_ms"], MODES, "epoch", epochs, grace_period, reduction_factor)
+    scheduler = ParetoASHA(OBJECTIVES, MODES, "epoch", epochs, grace_period, reduction_factor)
     spent = full_spent = 0
     kept, full = [], []
     for key in order:
@@ -152,10 +155,19 @@ def budget_section(args, space: BertSpace, rows: dict, budget: float, label: str
         f"Reference point: score {worst:.4f} (the table's worst) and the budget. Hypervolume of the whole table's "
         f"feasible front (every architecture evaluated): {best:.4f}.",
         "",
-        "| sampler | " + " | ".join(f"HV @{n} (mean ± sd)" for n in CHECKPOINTS) + " | @32 / random | @32 / whole table |",
+        "| sampler | "
+        + " | ".join(f"HV @{n} (mean ± sd)" for n in CHECKPOINTS)
+        + " | @32 / random | @32 / whole table |",
         "|---|" + "---|" * (len(CHECKPOINTS) + 2),
     ]
-    result: dict = {"budget_ms": budget, "label": label, "reference_score": worst, "feasible": len(feasible), "table_hypervolume": best, "samplers": {}}
+    result: dict = {
+        "budget_ms": budget,
+        "label": label,
+        "reference_score": worst,
+        "feasible": len(feasible),
+        "table_hypervolume": best,
+        "samplers": {},
+    }
     for name in args.samplers.split(","):
         runs = [sampler_run(name, seed, space, rows, budget, max(CHECKPOINTS), worst) for seed in range(args.seeds)]
         at = {n: [run[min(n, len(run)) - 1] for run in runs] for n in CHECKPOINTS}
@@ -169,7 +181,9 @@ def budget_section(args, space: BertSpace, rows: dict, budget: float, label: str
 
     orders = []
     for seed in range(args.seeds):
-        study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=seed))
+        study = optuna.create_study(
+            directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=seed)
+        )
         order: list[str] = []
         while len(order) < min(args.scheduler_trials, len(rows)):
             key = space.sample(study.ask()).key
@@ -204,7 +218,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", type=Path, default=HERE / "results" / "search_benchmark.json")
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--budget-ms", type=float, help="one latency budget (default: the quantiles of --budget-quantiles)")
+    parser.add_argument(
+        "--budget-ms", type=float, help="one latency budget (default: the quantiles of --budget-quantiles)"
+    )
     parser.add_argument(
         "--budget-quantiles", default="0.5,0.25",
         help="budgets as quantiles of the table's latencies: 0.5 leaves half the space feasible, 0.25 a quarter",
@@ -221,18 +237,24 @@ def main() -> int:
     space, rows = load_table(args.table)
     epochs = table_epochs(rows)
     if any(not 1 <= int(g) < epochs for g in args.grace_periods.split(",")):
-        parser.error(f"--grace-periods: each must be at least 1 and below the table's {epochs} epochs, got {args.grace_periods}")
+        parser.error(
+            f"--grace-periods: each must be at least 1 and below the table's {epochs} epochs, got {args.grace_periods}"
+        )
     latencies = sorted(row["latency_ms"] for row in rows.values())
     if args.budget_ms:
         budgets = [(args.budget_ms, "given")]
     else:
         quantiles = [float(q) for q in args.budget_quantiles.split(",")]
-        budgets = [(latencies[min(len(latencies) - 1, int(q * len(latencies)))], f"quantile {q:g} of the table's latencies") for q in quantiles]
+        budgets = [
+            (latencies[min(len(latencies) - 1, int(q * len(latencies)))], f"quantile {q:g} of the table's latencies")
+            for q in quantiles
+        ]
     lines = [
         f"# Search benchmark: {len(rows)} architectures, {args.seeds} seeds",
         "",
         f"Table: `{args.table.name}` ({json.loads(args.table.read_text())['task']}). Hypervolume in score x ms. Command: `python experiments/bench_search.py "
-        + " ".join(sys.argv[1:]) + "`.",
+        + " ".join(sys.argv[1:])
+        + "`.",
         "",
     ]
     result: dict = {"architectures": len(rows), "seeds": args.seeds, "budgets": []}

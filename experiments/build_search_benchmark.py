@@ -43,9 +43,9 @@ def commit() -> str:
 
 
 def save(path: Path, table: dict) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(table, indent=1))
-    os.replace(tmp, path)
+    from device_profilers.files import write_atomic
+
+    write_atomic(path, json.dumps(table, indent=1))
 
 
 def copy_rows(source: Path, table: dict, keys: set[str], columns: tuple[str, ...]) -> int:
@@ -77,8 +77,9 @@ def train_scores(arch: dict, config, teacher_dir: str | None, threads: int) -> t
     took (run in a worker process; the same seed, hence the same scores, in any process)."""
     import torch
 
+    from canao_ray.data import load_task
     from canao_ray.teacher import build_student
-    from canao_ray.training import Trainer, load_task
+    from canao_ray.training import Trainer
     from search_spaces import Arch
 
     torch.set_num_threads(threads)
@@ -99,7 +100,12 @@ def main() -> int:
         "--config", type=Path,
         help="a canao config (YAML) whose task, teacher, training and space the table uses; default: the embedded task on the grid above",
     )  # fmt: skip
-    parser.add_argument("--space", type=yaml.safe_load, default={}, help="space entries to replace (in the grid above, or the config's), as YAML")
+    parser.add_argument(
+        "--space",
+        type=yaml.safe_load,
+        default={},
+        help="space entries to replace (in the grid above, or the config's), as YAML",
+    )
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--num-train", type=int, default=4000)
     parser.add_argument(
@@ -110,7 +116,11 @@ def main() -> int:
         "--learning-rate", type=float,
         help="default: the config's with --config, else 1e-4 (the stored tables were trained at 1e-4)",
     )  # fmt: skip
-    parser.add_argument("--trials-per-task", type=int, help="MetaSchedule trials per task (default: the config's with --config, else 16)")
+    parser.add_argument(
+        "--trials-per-task",
+        type=int,
+        help="MetaSchedule trials per task (default: the config's with --config, else 16)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search_benchmark.json")
     parser.add_argument("--phases", default="latency,train", help="latency, train, or both (the default)")
     parser.add_argument(
@@ -122,7 +132,9 @@ def main() -> int:
         help="take the latencies and scores of this table's archs (same task, device and training, any grid), e.g. to widen a grid",
     )  # fmt: skip
     parser.add_argument("--train-threads", type=int, default=1, help="torch threads per training process")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="architectures trained at once, one process each")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="architectures trained at once, one process each"
+    )
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     if not phases or phases - {"latency", "train"}:
@@ -131,15 +143,16 @@ def main() -> int:
     import ray
 
     from canao_ray import SearchConfig
-    from device_profilers import measure_latency, running_broker
-
     from canao_ray.teacher import prepare_teacher
+    from device_profilers import measure_latency, running_broker
 
     if args.config:
         values = SearchConfig.from_yaml(args.config).to_dict()
         values["space"].update(args.space)
         values["task"].update(num_train=args.num_train, **({"num_dev": args.num_dev} if args.num_dev else {}))
-        values["training"].update(epochs=args.epochs, **({"learning_rate": args.learning_rate} if args.learning_rate else {}))
+        values["training"].update(
+            epochs=args.epochs, **({"learning_rate": args.learning_rate} if args.learning_rate else {})
+        )
         if args.trials_per_task:
             values["latency"]["tuning"]["trials_per_task"] = args.trials_per_task
     else:
@@ -154,7 +167,12 @@ def main() -> int:
     space = config.space
     grid = {name: list(getattr(space, name)) for name in GRID}
     # A table built with other settings is not resumed: its rows would not compare.
-    settings = {"grid": grid, "epochs": args.epochs, "num_train": args.num_train, "training": config.training.identity()}
+    settings = {
+        "grid": grid,
+        "epochs": args.epochs,
+        "num_train": args.num_train,
+        "training": config.training.identity(),
+    }
     if args.num_dev:  # left out when unset, as the stored table was built before the option
         settings["num_dev"] = args.num_dev
     if config.teacher:
@@ -169,7 +187,7 @@ def main() -> int:
         task=(
             f"{config.task.name} (seq_len {config.task.seq_len}; inherited from and distilled by {config.teacher.model})"
             if config.teacher
-            else "embedded (generated; seq_len %d)" % config.task.seq_len
+            else f"embedded (generated; seq_len {config.task.seq_len})"
         ),
         device="local-cpu, TVM, batch 1",
     )
@@ -177,7 +195,10 @@ def main() -> int:
     lat = config.latency
     device = lat.make_device()
     keys = {arch.key for arch in space.archs()}
-    for source, columns in ((args.latency_from, ("latency_ms",)), (args.rows_from, ("latency_ms", "scores", "train_s"))):
+    for source, columns in (
+        (args.latency_from, ("latency_ms",)),
+        (args.rows_from, ("latency_ms", "scores", "train_s")),
+    ):
         if source:
             copied = copy_rows(source, table, keys, columns)
             save(args.out, table)  # also when no row is left to measure or train
@@ -189,7 +210,9 @@ def main() -> int:
             for arch in space.archs():
                 row = rows.setdefault(arch.key, {"arch": arch.to_dict()})
                 if "latency_ms" not in row:
-                    row["latency_ms"] = measure_latency(arch, device.name, "tvm", lat.batch, config.task.seq_len).median_ms
+                    row["latency_ms"] = measure_latency(
+                        arch, device.name, "tvm", lat.batch, config.task.seq_len
+                    ).median_ms
                     save(args.out, table)
                     print(f"{arch.key}: {row['latency_ms']:.4f} ms", flush=True)
         ray.shutdown()
@@ -201,7 +224,9 @@ def main() -> int:
     todo.sort(key=lambda arch: -arch.encoder_flops(config.task.seq_len))
     teacher_dir = str(prepare_teacher(config, config.resolved_cache_dir())) if config.teacher else None
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(train_scores, arch.to_dict(), config, teacher_dir, args.train_threads): arch for arch in todo}
+        futures = {
+            pool.submit(train_scores, arch.to_dict(), config, teacher_dir, args.train_threads): arch for arch in todo
+        }
         for future in as_completed(futures):
             arch = futures[future]
             scores, seconds = future.result()
@@ -209,6 +234,7 @@ def main() -> int:
             save(args.out, table)
             print(f"{arch.key}: scores {', '.join(f'{s:.3f}' for s in scores)} ({seconds:.0f} s)", flush=True)
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import subprocess
 import sys
@@ -31,10 +30,11 @@ from pathlib import Path
 import ray
 
 from canao_ray import SearchConfig, finalize_run, run_search
-from canao_ray.finalize import FINAL_DIR
-from canao_ray.pretune import pretune
+from canao_ray.deploy import FINAL_DIR
+from canao_ray.search import pretune
 from canao_ray.teacher import prepare_teacher
 from device_profilers import measure_latency, running_broker
+from device_profilers.files import write_atomic
 from search_spaces import Arch
 
 HERE = Path(__file__).resolve().parent
@@ -46,7 +46,9 @@ STATE_FILE = "experiment.json"  # in the run directory: phase times, kept across
 
 def commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -59,7 +61,9 @@ def total_params(arch: Arch, vocab_size: int, positions: int) -> int:
     from search_spaces import to_bert_config
 
     with torch.device("meta"):
-        model = BertForSequenceClassification(to_bert_config(arch, vocab_size=vocab_size, max_position_embeddings=positions))
+        model = BertForSequenceClassification(
+            to_bert_config(arch, vocab_size=vocab_size, max_position_embeddings=positions)
+        )
     return sum(p.numel() for p in model.parameters())
 
 
@@ -74,13 +78,18 @@ def compare_latencies(config: SearchConfig, archs: list[Arch], rounds: int) -> d
     if started_here:
         ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
-        with running_broker([device], str(config.resolved_cache_dir()), config.latency.tuning, config.latency.protocol, use_cache=False):
+        with running_broker(
+            [device], str(config.resolved_cache_dir()), config.latency.tuning, config.latency.protocol, use_cache=False
+        ):
             for round_index in range(rounds):
                 for arch in archs:
                     for backend in BACKENDS:
                         latency = measure_latency(arch, device.name, backend, config.latency.batch, config.task.seq_len)
                         runs[arch.key][backend].append(latency.median_ms)
-                        print(f"[canao] round {round_index + 1} {arch.key} {backend}: {latency.median_ms:.2f} ms", flush=True)
+                        print(
+                            f"[canao] round {round_index + 1} {arch.key} {backend}: {latency.median_ms:.2f} ms",
+                            flush=True,
+                        )
     finally:
         if started_here:
             ray.shutdown()
@@ -102,9 +111,15 @@ def markdown(result: dict) -> str:
         f"# CANAO on SST-2, {result['date']}, commit {result['commit']}",
         "",
         f"Command: `{result['command']}`. Wall time of all phases: {result['wall_s'] / 3600:.2f} h "
-        + "(" + ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in phases.items()) + "). "
+        + "("
+        + ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in phases.items())
+        + "). "
         + f"The teacher's fine-tuning took {teacher['finetune_s'] / 60:.0f} min"
-        + (" (included above)." if not teacher["cached"] else " in an earlier invocation (its cached result was used; added to the total).")
+        + (
+            " (included above)."
+            if not teacher["cached"]
+            else " in an earlier invocation (its cached result was used; added to the total)."
+        )
         + (
             " The search had finished in this run directory before this invocation (an earlier one ran it; its time is counted above)."
             if result.get("search_reused")
@@ -125,12 +140,23 @@ def markdown(result: dict) -> str:
             f"{entry['speedup_tvm']:.1f}x | {accuracy} | {ort_accuracy} |"
         )
 
-    reference_accuracy = f"{BERT_BASE_SST2_DEV} (reference, not trained here)" if result["bert_base"]["arch"] == BERT_BASE.key else "not trained"
+    reference_accuracy = (
+        f"{BERT_BASE_SST2_DEV} (reference, not trained here)"
+        if result["bert_base"]["arch"] == BERT_BASE.key
+        else "not trained"
+    )
     lines.append(row("BERT-base", result["bert_base"], reference_accuracy, ""))
     lines.append(row(f"teacher ({teacher['model']})", teacher, f"{100 * teacher['accuracy']:.2f}", ""))
     for entry in result["finalized"]:
         metrics = entry["metrics"]
-        lines.append(row("finalized", entry, f"{100 * metrics['pytorch']['accuracy']:.2f}", f"{100 * metrics['onnxruntime']['accuracy']:.2f}"))
+        lines.append(
+            row(
+                "finalized",
+                entry,
+                f"{100 * metrics['pytorch']['accuracy']:.2f}",
+                f"{100 * metrics['onnxruntime']['accuracy']:.2f}",
+            )
+        )
     lines += ["", f"Run directory: `{result['run_dir']}`; JSON: `canao_sst2.json`.", ""]
     return "\n".join(lines)
 
@@ -141,9 +167,7 @@ def load_state(run_dir: Path) -> dict[str, float]:
 
 
 def save_state(run_dir: Path, phases: dict[str, float]) -> None:
-    partial = run_dir / f"{STATE_FILE}.partial"
-    partial.write_text(json.dumps({"phases_s": phases}, indent=2))
-    os.replace(partial, run_dir / STATE_FILE)
+    write_atomic(run_dir / STATE_FILE, json.dumps({"phases_s": phases}, indent=2))
 
 
 def timed(phases: dict[str, float], name: str, work):
@@ -159,13 +183,20 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("canao_runs") / f"canao-sst2-{time.strftime('%Y%m%d-%H%M%S')}")
     parser.add_argument("--results", type=Path, default=HERE / "results")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the final latency comparison")
-    parser.add_argument("--reference", type=Arch.from_key, default=BERT_BASE, help=f"the baseline architecture (default {BERT_BASE.key})")
+    parser.add_argument(
+        "--reference",
+        type=Arch.from_key,
+        default=BERT_BASE,
+        help=f"the baseline architecture (default {BERT_BASE.key})",
+    )
     args = parser.parse_args()
     config = SearchConfig.from_yaml(args.config)
     run_dir = args.out
     searched = (run_dir / "pareto.json").is_file()
     if run_dir.exists() and any(run_dir.iterdir()) and not searched:
-        raise SystemExit(f"{run_dir}: a search that did not finish; run `canao search --resume {run_dir}`, then this again")
+        raise SystemExit(
+            f"{run_dir}: a search that did not finish; run `canao search --resume {run_dir}`, then this again"
+        )
     phases = load_state(run_dir) if searched else {}
 
     timed(phases, "tune", lambda: pretune(config))
@@ -187,7 +218,9 @@ def main() -> int:
         teacher_config["num_attention_heads"], teacher_config["intermediate_size"],
     )  # fmt: skip
     final_archs = [Arch.from_dict(entry["arch"]) for entry in finalized]
-    compared = timed(phases, "compare", lambda: compare_latencies(config, [args.reference, teacher_arch, *final_archs], args.rounds))
+    compared = timed(
+        phases, "compare", lambda: compare_latencies(config, [args.reference, teacher_arch, *final_archs], args.rounds)
+    )
     save_state(run_dir, phases)
     # A teacher fine-tuned by an earlier invocation cost its time there: count it once.
     teacher_cached = phases["teacher"] < teacher_metrics.get("finetune_s", 0.0)
@@ -203,18 +236,29 @@ def main() -> int:
         "run_dir": str(run_dir),
         "phases_s": phases,
         "wall_s": sum(phases.values()) + (teacher_metrics.get("finetune_s", 0.0) if teacher_cached else 0.0),
-        "bert_base": {"arch": args.reference.key, "params": total_params(args.reference, teacher_config["vocab_size"], 512), **compared[args.reference.key]},
+        "bert_base": {
+            "arch": args.reference.key,
+            "params": total_params(args.reference, teacher_config["vocab_size"], 512),
+            **compared[args.reference.key],
+        },
         "teacher": {
             "model": config.teacher.model,
             "arch": teacher_arch.key,
-            "params": total_params(teacher_arch, teacher_config["vocab_size"], teacher_config["max_position_embeddings"]),
+            "params": total_params(
+                teacher_arch, teacher_config["vocab_size"], teacher_config["max_position_embeddings"]
+            ),
             "accuracy": teacher_metrics["accuracy"],
             "finetune_s": teacher_metrics.get("finetune_s", phases["teacher"]),
             "cached": teacher_cached,
             **compared[teacher_arch.key],
         },
         "finalized": [
-            {**entry, "arch": entry["arch_key"], "finalize_latency_ms": entry["latency_ms"], **compared[entry["arch_key"]]}
+            {
+                **entry,
+                "arch": entry["arch_key"],
+                "finalize_latency_ms": entry["latency_ms"],
+                **compared[entry["arch_key"]],
+            }
             for entry in finalized
         ],
     }

@@ -72,7 +72,9 @@ def train_classifier(config: dict, backend: str, budget_ms: float) -> None:
         model.eval()
         with torch.no_grad():
             accuracy = (model(input_ids=dev_tokens).logits.argmax(-1) == dev_labels).float().mean().item()
-        tune.report({"accuracy": accuracy, "epoch": epoch, **measured, FINAL_KEY: epoch == EPOCHS})  # canao: + measured, final
+        tune.report(
+            {"accuracy": accuracy, "epoch": epoch, **measured, FINAL_KEY: epoch == EPOCHS}
+        )  # canao: + measured, final
 
 
 def main() -> int:
@@ -80,8 +82,12 @@ def main() -> int:
     parser.add_argument("--num-samples", type=int, default=6)
     parser.add_argument("--backend", default="tvm", help="tvm (default) or ort")
     parser.add_argument("--budget-ms", type=float, default=1.0)
-    parser.add_argument("--trials-per-task", type=int, default=4, help="MetaSchedule trials for each new operator shape")
-    parser.add_argument("--cache-dir", default=None, help="tuning database and latency cache (default: a temporary directory)")
+    parser.add_argument(
+        "--trials-per-task", type=int, default=4, help="MetaSchedule trials for each new operator shape"
+    )
+    parser.add_argument(
+        "--cache-dir", default=None, help="tuning database and latency cache (default: a temporary directory)"
+    )
     parser.add_argument("--out", default=None, help="Tune's storage path (default: a temporary directory)")
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="plain-tune-")
@@ -93,7 +99,9 @@ def main() -> int:
         tune.with_parameters(train_classifier, backend=args.backend, budget_ms=args.budget_ms),
         param_space=space,
         tune_config=tune.TuneConfig(
-            search_alg=ConstrainedOptunaSearch(metric=metrics, mode=modes),  # canao: was OptunaSearch(metric=..., mode=...)
+            search_alg=ConstrainedOptunaSearch(
+                metric=metrics, mode=modes
+            ),  # canao: was OptunaSearch(metric=..., mode=...)
             scheduler=ParetoASHA(metrics, modes, max_t=EPOCHS),  # canao: was ASHAScheduler(...)
             num_samples=args.num_samples,
         ),
@@ -107,7 +115,9 @@ def main() -> int:
         results = tuner.fit()
     for result in results:
         m = result.metrics
-        print(f"{result.config}: accuracy {m.get('accuracy', 0):.3f}, latency {m.get('latency_ms', 0):.3f} ms, epochs {m.get('epoch')}")
+        print(
+            f"{result.config}: accuracy {m.get('accuracy', 0):.3f}, latency {m.get('latency_ms', 0):.3f} ms, epochs {m.get('epoch')}"
+        )
     print(f"hypervolume history: {out}/hypervolume.jsonl")
     return 0
 

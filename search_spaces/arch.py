@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -27,10 +29,7 @@ class Arch:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"Arch.{field.name} must be a positive integer, got {value!r}")
         if self.hidden_size % self.num_heads:
-            raise ValueError(
-                f"Arch.hidden_size {self.hidden_size} is not divisible by "
-                f"num_heads {self.num_heads}"
-            )
+            raise ValueError(f"Arch.hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
 
     @property
     def head_dim(self) -> int:
@@ -39,31 +38,39 @@ class Arch:
     @property
     def key(self) -> str:
         """Stable identifier, e.g. ``L4-H256-A4-I1024``."""
-        return (
-            f"L{self.num_layers}-H{self.hidden_size}-A{self.num_heads}-I{self.intermediate_size}"
-        )
+        return f"L{self.num_layers}-H{self.hidden_size}-A{self.num_heads}-I{self.intermediate_size}"
 
     @classmethod
-    def from_key(cls, key: str) -> "Arch":
+    def from_key(cls, key: str) -> Arch:
         """The Arch whose ``key`` is ``key`` (e.g. ``L4-H256-A4-I1024``)."""
         match = re.fullmatch(r"L(\d+)-H(\d+)-A(\d+)-I(\d+)", key.strip())
         if not match:
             raise ValueError(f"{key!r} is not an Arch key like 'L4-H256-A4-I1024'")
         return cls(*(int(group) for group in match.groups()))
 
+    @classmethod
+    def parse(cls, text: str) -> Arch:
+        """The Arch written as JSON (``{"num_layers": 6, ...}``) or as its key (``L6-H384-A12-I1536``)."""
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError:
+            return cls.from_key(text)
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"{text!r} is neither a JSON object with the Arch fields nor a key like 'L4-H256-A4-I1024'"
+            )
+        return cls.from_dict(values)
+
     def to_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "Arch":
+    def from_dict(cls, values: Mapping[str, Any]) -> Arch:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         missing = sorted(names - set(values))
         if unknown or missing:
-            raise ValueError(
-                f"an Arch needs exactly the keys {sorted(names)}; "
-                f"unknown: {unknown}, missing: {missing}"
-            )
+            raise ValueError(f"an Arch needs exactly the keys {sorted(names)}; unknown: {unknown}, missing: {missing}")
         return cls(**{name: values[name] for name in names})
 
     def encoder_params(self) -> int:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, StrictInt, field_validator
 
 from .arch import Arch
 
@@ -17,8 +20,7 @@ if TYPE_CHECKING:
 PARAMS = ("num_layers", "num_heads", "head_dim", "ffn_ratio")
 
 
-@dataclass(frozen=True)
-class BertSpace:
+class BertSpace(BaseModel):
     """Choices for each dimension of a BERT encoder.
 
     ``hidden_size`` is built as ``num_heads * head_dim`` and ``intermediate_size`` as
@@ -30,29 +32,31 @@ class BertSpace:
     Tune config dict; pass the instance as ``OptunaSearch(space=...)``.
     """
 
-    num_layers: tuple[int, ...] = (1, 2, 3, 4)
-    num_heads: tuple[int, ...] = (2, 4)
-    head_dim: tuple[int, ...] = (16, 32, 64)
-    ffn_ratio: tuple[int, ...] = (2, 4)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        for name in PARAMS:
-            choices = getattr(self, name)
-            if not choices:
-                raise ValueError(f"{name} is empty: give at least one choice")
-            if any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in choices):
-                raise ValueError(f"{name} must hold positive integers, got {list(choices)}")
-            if len(set(choices)) != len(choices):
-                raise ValueError(f"{name} repeats a choice: {list(choices)}")
+    num_layers: tuple[StrictInt, ...] = (1, 2, 3, 4)
+    num_heads: tuple[StrictInt, ...] = (2, 4)
+    head_dim: tuple[StrictInt, ...] = (16, 32, 64)
+    ffn_ratio: tuple[StrictInt, ...] = (2, 4)
 
-    def __call__(self, trial: "optuna.Trial") -> dict[str, Any]:
+    @field_validator(*PARAMS)
+    @classmethod
+    def _distinct_positive_choices(cls, choices: tuple[int, ...], info) -> tuple[int, ...]:
+        name = info.field_name
+        if not choices:
+            raise ValueError(f"{name} is empty: give at least one choice")
+        if any(c <= 0 for c in choices):
+            raise ValueError(f"{name} must hold positive integers, got {list(choices)}")
+        if len(set(choices)) != len(choices):
+            raise ValueError(f"{name} repeats a choice: {list(choices)}")
+        return choices
+
+    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
         arch = self.sample(trial)
         return {"arch": arch.to_dict()}
 
-    def sample(self, trial: "optuna.Trial") -> Arch:
-        return self.arch(
-            {name: trial.suggest_categorical(name, list(getattr(self, name))) for name in PARAMS}
-        )
+    def sample(self, trial: optuna.Trial) -> Arch:
+        return self.arch({name: trial.suggest_categorical(name, list(getattr(self, name))) for name in PARAMS})
 
     @staticmethod
     def arch(params: Mapping[str, int]) -> Arch:
@@ -86,7 +90,7 @@ def to_bert_config(
     max_position_embeddings: int,
     num_labels: int = 2,
     **overrides: Any,
-) -> "transformers.BertConfig":
+) -> transformers.BertConfig:
     """The ``transformers.BertConfig`` of an Arch (dropout and the rest left at BERT's defaults)."""
     from transformers import BertConfig
 

@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-QUICK = "protocol: {warmup: 1, repeats: 3, min_repeat_ms: 2, blocks: 1, block_pause_s: 0, max_blocks: 1, quiet_wait_s: 0}"
+QUICK = (
+    "protocol: {warmup: 1, repeats: 3, min_repeat_ms: 2, blocks: 1, block_pause_s: 0, max_blocks: 1, quiet_wait_s: 0}"
+)
 CASES = {
     "unknown key": ("laytency: {}\n", "unknown key 'laytency'"),
     "unknown nested key": ("latency: {budget: 5}\n", "unknown key 'latency.budget'"),
@@ -27,14 +29,23 @@ CASES = {
         "latency: {device: board, rpc: {tracker: '127.0.0.1:1', key: board}}\n",
         "cannot reach the TVM RPC tracker at 127.0.0.1:1",
     ),
-    "missing data directory": ("task: {name: sst2, data_dir: /nonexistent}\nteacher: {}\n", "no folder sst2/ in '/nonexistent'"),
+    "missing data directory": (
+        "task: {name: sst2, data_dir: /nonexistent}\nteacher: {}\n",
+        "no folder sst2/ in '/nonexistent'",
+    ),
     "missing data column": ("task: {name: sst2, data_dir: DATA}\nteacher: {}\n", "missing column(s) sentence"),
     "no teacher for a GLUE task": ("task: {name: sst2}\n", "needs a teacher"),
-    "missing teacher": ("task: {name: sst2}\nteacher: {model: /nonexistent/teacher}\n", "teacher '/nonexistent/teacher': no such directory"),
+    "missing teacher": (
+        "task: {name: sst2}\nteacher: {model: /nonexistent/teacher}\n",
+        "teacher '/nonexistent/teacher': no such directory",
+    ),
     "not YAML": ("space: [1,\n", "is not valid YAML"),
     "not a mapping": ("- 1\n- 2\n", "must be a mapping"),
     "no config file": (None, "does not exist"),
-    "more CPUs per trial than the cluster has": ("search: {trial_cpus: 64}\n", "search.trial_cpus: each trial asks for 64 CPUs"),
+    "more CPUs per trial than the cluster has": (
+        "search: {trial_cpus: 64}\n",
+        "search.trial_cpus: each trial asks for 64 CPUs",
+    ),
     "a budget no architecture can meet": (
         f"task: {{seq_len: 16}}\nlatency: {{budget_ms: 0.0001, backend: ort, {QUICK}}}\n",
         "the space's fastest architecture, L1-H32-A2-I64, runs in",
@@ -67,7 +78,12 @@ def test_an_output_directory_in_use_is_refused_and_left_as_it_was(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "mine.txt").write_text("keep")
-    proc = subprocess.run([sys.executable, "-m", "canao_ray.cli", "search", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "canao_ray.cli", "search", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 2 and "is not empty; choose a new --out" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
@@ -77,9 +93,11 @@ def test_pickled_teacher_weights_are_refused(tmp_path):
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from canao_ray.checkpoints import TeacherError, load_classifier
+    from canao_ray.teacher import TeacherError, load_classifier
 
-    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16))
+    model = BertForSequenceClassification(
+        BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
+    )
     model.config.save_pretrained(tmp_path)
     torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
     with pytest.raises(TeacherError, match="has no model.safetensors; canao reads no pickled weights"):

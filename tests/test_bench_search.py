@@ -20,7 +20,9 @@ def test_bench_search_writes_bounded_figures_per_budget(tmp_path):
         for at in budget["samplers"].values():
             assert sorted(at) == ["16", "32", "64"] and all(len(v) == 2 for v in at.values())
             # A search can never beat every architecture evaluated, and its front only grows.
-            assert all(0 < a <= b <= c <= budget["table_hypervolume"] + 1e-12 for a, b, c in zip(at["16"], at["32"], at["64"]))
+            assert all(
+                0 < a <= b <= c <= budget["table_hypervolume"] + 1e-12 for a, b, c in zip(at["16"], at["32"], at["64"])
+            )
         (scheduler,) = budget["scheduler"]
         assert (scheduler["grace_period"], scheduler["reduction_factor"]) == (2, 2)
         assert 0 < scheduler["epochs_share"] < 1 and 0 < scheduler["hypervolume_share"] <= 1

@@ -1,5 +1,5 @@
-from device_profilers import Latency, LatencyCache, MeasureProtocol, cache_key
-from device_profilers.latency import summarize, time_callable
+from device_profilers import Latency, LatencyCache, MeasureProtocol, MeasureTarget
+from device_profilers.measurement import summarize, time_callable
 
 
 def _latency(median=1.0):
@@ -8,14 +8,16 @@ def _latency(median=1.0):
 
 def test_cache_key_separates_every_dimension():
     keys = {
-        cache_key("a", "local-cpu", "tvm", 1, 128),
-        cache_key("b", "local-cpu", "tvm", 1, 128),
-        cache_key("a", "other", "tvm", 1, 128),
-        cache_key("a", "local-cpu", "ort", 1, 128),
-        cache_key("a", "local-cpu", "tvm", 2, 128),
-        cache_key("a", "local-cpu", "tvm", 1, 64),
+        MeasureTarget("local-cpu", "tvm", 1, 128).cache_key("a"),
+        MeasureTarget("local-cpu", "tvm", 1, 128).cache_key("b"),
+        MeasureTarget("other", "tvm", 1, 128).cache_key("a"),
+        MeasureTarget("local-cpu", "ort", 1, 128).cache_key("a"),
+        MeasureTarget("local-cpu", "tvm", 2, 128).cache_key("a"),
+        MeasureTarget("local-cpu", "tvm", 1, 64).cache_key("a"),
     }
     assert len(keys) == 6
+    # The format caches on disk were written with: they must keep reading.
+    assert MeasureTarget("local-cpu", "tvm", 1, 16).cache_key("L1") == "L1|local-cpu|tvm|b1|s16"
 
 
 def test_cache_persists_across_instances(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from device_profilers.jsonl import read_records
+from device_profilers.files import read_records
 
 DEVICE_RESOURCE = "canao-test-board"
 CONFIG = """
@@ -40,7 +40,18 @@ def _search(tmp_path, cluster, resource):
     config = tmp_path / f"{resource}.yaml"
     config.write_text(CONFIG % resource + f"cache_dir: {tmp_path / 'cache'}\n")
     out = tmp_path / resource
-    command = [sys.executable, "-m", "canao_ray.cli", "search", "--config", str(config), "--out", str(out), "--address", cluster.address]
+    command = [
+        sys.executable,
+        "-m",
+        "canao_ray.cli",
+        "search",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--address",
+        cluster.address,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900), out
 
 

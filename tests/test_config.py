@@ -23,9 +23,18 @@ def test_default_is_the_quickstart_and_round_trips():
         ({"training": {"learning_rate": 0}}, "learning_rate must be positive"),
         ({"latency": {"tuning": {"trials_per_task": -1}}}, "trials_per_task"),
         ([1, 2], "must be a mapping"),
-        ({"latency": {"device": "board", "rpc": {"tracker": "nohost", "key": "board"}}}, "latency.rpc: RPC tracker must be given as host:port"),
-        ({"latency": {"device": "board", "backend": "ort", "rpc": {"tracker": "127.0.0.1:9190", "key": "board"}}}, "measured with 'tvm'"),
-        ({"latency": {"rpc": {"tracker": "127.0.0.1:9190", "key": "board", "target": "llvm"}}}, "rpc.target must be a mapping"),
+        (
+            {"latency": {"device": "board", "rpc": {"tracker": "nohost", "key": "board"}}},
+            "latency.rpc: RPC tracker must be given as host:port",
+        ),
+        (
+            {"latency": {"device": "board", "backend": "ort", "rpc": {"tracker": "127.0.0.1:9190", "key": "board"}}},
+            "measured with 'tvm'",
+        ),
+        (
+            {"latency": {"rpc": {"tracker": "127.0.0.1:9190", "key": "board", "target": "llvm"}}},
+            "rpc.target must be a mapping",
+        ),
         ({"scheduler": {"kind": "hyperband"}}, "unknown scheduler"),
     ],
 )
@@ -37,8 +46,17 @@ def test_bad_values_raise_one_line_errors(values, message):
 
 def test_remote_device_config_builds_an_rpc_device():
     config = SearchConfig.from_dict(
-        {"latency": {"device": "board", "rpc": {"tracker": "10.0.0.2:9190", "key": "rk3588", "num_threads": 4,
-                                                 "target": {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}}}}
+        {
+            "latency": {
+                "device": "board",
+                "rpc": {
+                    "tracker": "10.0.0.2:9190",
+                    "key": "rk3588",
+                    "num_threads": 4,
+                    "target": {"kind": "llvm", "mtriple": "aarch64-linux-gnu"},
+                },
+            }
+        }
     )
     device = config.latency.make_device()
     assert device.name == "board" and device.num_threads == 4

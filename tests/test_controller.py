@@ -6,8 +6,7 @@ import statistics
 import optuna
 import pytest
 
-from canao_ray import ControllerSampler, budget_reward
-from canao_ray.searcher import CONSTRAINT_KEY, ConstrainedOptunaSearch
+from canao_ray import CONSTRAINT_KEY, ConstrainedOptunaSearch, ControllerSampler, budget_reward
 from search_spaces import Arch, BertSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -83,7 +82,9 @@ def test_controller_plugs_into_the_constrained_searcher():
         arch = Arch.from_dict(config["arch"])
         latency = float(arch.num_layers * arch.num_heads) / 2  # budget 4 ms: layers * heads <= 8
         score = 0.5 + 0.05 * arch.num_layers if latency <= 4.0 else 0.0
-        searcher.on_trial_complete(str(index), {"score": score, "latency_ms": latency, CONSTRAINT_KEY: latency - 4.0, "final": True})
+        searcher.on_trial_complete(
+            str(index), {"score": score, "latency_ms": latency, CONSTRAINT_KEY: latency - 4.0, "final": True}
+        )
         seen.append(arch)
     assert Arch(4, 32, 2, 64) in seen  # the best feasible point of the space
     assert len(set(seen)) == len(seen)  # repeats are answered by the searcher, not retrained
@@ -95,7 +96,10 @@ def test_a_controller_sure_of_its_best_arch_still_proposes_new_ones():
     search after 64 repeats in a row with most of the space unseen."""
     space = BertSpace(num_layers=(1, 2, 3, 4, 5, 6), num_heads=(2, 4), head_dim=(16,), ffn_ratio=(2, 4))
     searcher = ConstrainedOptunaSearch(
-        space=space, metric=["score", "latency_ms"], mode=["max", "min"], sampler=ControllerSampler(budget_reward(100.0), seed=0)
+        space=space,
+        metric=["score", "latency_ms"],
+        mode=["max", "min"],
+        sampler=ControllerSampler(budget_reward(100.0), seed=0),
     )
     seen = []
     for index in range(len(space.archs())):
@@ -104,6 +108,8 @@ def test_a_controller_sure_of_its_best_arch_still_proposes_new_ones():
             break
         arch = Arch.from_dict(config["arch"])
         score = 1.0 if arch == Arch(1, 32, 2, 64) else 0.5  # one arch far ahead of the rest
-        searcher.on_trial_complete(str(index), {"score": score, "latency_ms": 1.0, CONSTRAINT_KEY: -99.0, "final": True})
+        searcher.on_trial_complete(
+            str(index), {"score": score, "latency_ms": 1.0, CONSTRAINT_KEY: -99.0, "final": True}
+        )
         seen.append(arch)
     assert len(seen) == len(space.archs()), f"the search ended after {len(seen)} of {len(space.archs())} archs"

@@ -1,6 +1,6 @@
 from canao_ray.config import TaskConfig
-from canao_ray.embedded_task import build_tokenizer, generate
-from canao_ray.training import load_task
+from canao_ray.data import load_task
+from canao_ray.data.embedded import build_tokenizer, generate
 
 
 def test_generation_is_deterministic_and_balanced():

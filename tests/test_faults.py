@@ -20,10 +20,10 @@ from pathlib import Path
 
 import psutil
 
-from canao_ray.verify import verify_run
-from device_profilers.jsonl import read_records
-from device_profilers.profiler import FAIL_BUILD_ENV
-from device_profilers.scratch import PREFIX
+from canao_ray.results import verify_run
+from device_profilers.files import SCRATCH_PREFIX as PREFIX
+from device_profilers.files import read_records
+from device_profilers.service import FAIL_BUILD_ENV
 
 FAILING = ["L1-H64-A4-I128", "L2-H64-A4-I128"]  # every 4-head architecture of the space
 CONFIG = """
@@ -52,7 +52,11 @@ def _measuring_profiler_pid(driver_pid: int) -> int | None:
     for process in psutil.Process(driver_pid).children(recursive=True):
         try:
             title = process.cmdline()[:1]  # Ray's process title: ray::DeviceProfiler, .measure() while busy
-            if title and title[0].startswith("ray::DeviceProfiler") and any(Path(tempfile.gettempdir()).glob(f"{PREFIX}{process.pid}-*")):
+            if (
+                title
+                and title[0].startswith("ray::DeviceProfiler")
+                and any(Path(tempfile.gettempdir()).glob(f"{PREFIX}{process.pid}-*"))
+            ):
                 return process.pid
         except psutil.Error:
             continue  # ended meanwhile
@@ -64,8 +68,12 @@ def _inject_kills(search: subprocess.Popen, run_dir) -> None:
     deadline = time.monotonic() + 600
     killed_profiler = killed_trial = None
     while killed_profiler is None or killed_trial is None:
-        assert search.poll() is None, f"the search ended before both kills: profiler killed {killed_profiler}, trial killed {killed_trial}"
-        assert time.monotonic() < deadline, f"within 10 minutes: profiler killed {killed_profiler}, trial killed {killed_trial}"
+        assert search.poll() is None, (
+            f"the search ended before both kills: profiler killed {killed_profiler}, trial killed {killed_trial}"
+        )
+        assert time.monotonic() < deadline, (
+            f"within 10 minutes: profiler killed {killed_profiler}, trial killed {killed_trial}"
+        )
         if killed_profiler is None and (pid := _measuring_profiler_pid(search.pid)) is not None:
             os.kill(pid, signal.SIGKILL)
             killed_profiler = pid

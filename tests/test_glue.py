@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr
 
-from canao_ray.glue import GLUE_TASKS, GlueDataError, glue_metrics, load_glue
+from canao_ray.data import GLUE_TASKS, GlueDataError, load_glue
+from canao_ray.data import task_metrics as glue_metrics
 
 GLUE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue"
 needs_glue = pytest.mark.skipif(not GLUE_DIR.is_dir(), reason=f"GLUE data not found at {GLUE_DIR}")

@@ -11,12 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from canao_ray import SearchConfig, run_search
-from canao_ray.finalize import finalize_run
+from canao_ray import SearchConfig, finalize_run, run_search
 
 GLUE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue"
 # Short blocks, no wait for quiet cores: the test checks the phases, not the latencies.
-QUICK_PROTOCOL = {"warmup": 1, "repeats": 5, "min_repeat_ms": 5, "blocks": 2, "block_pause_s": 0, "max_blocks": 3, "quiet_wait_s": 0}
+QUICK_PROTOCOL = {
+    "warmup": 1,
+    "repeats": 5,
+    "min_repeat_ms": 5,
+    "blocks": 2,
+    "block_pause_s": 0,
+    "max_blocks": 3,
+    "quiet_wait_s": 0,
+}
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not GLUE_DIR.is_dir(), reason=f"GLUE data not found at {GLUE_DIR}"),
@@ -37,7 +44,12 @@ def test_sst2_slice_search_then_finalize_writes_a_checked_bundle(ray_cluster, tm
             "teacher": {"finetune": fast, "num_train": 128, "importance_batches": 2},
             "space": {"num_layers": [1, 2], "num_heads": [2, 4], "head_dim": [32], "ffn_ratio": [2]},
             "search": {"num_samples": 2, "sampler": "random"},
-            "latency": {"budget_ms": 1000.0, "backend": "ort", "tuning": {"trials_per_task": 0}, "protocol": QUICK_PROTOCOL},
+            "latency": {
+                "budget_ms": 1000.0,
+                "backend": "ort",
+                "tuning": {"trials_per_task": 0},
+                "protocol": QUICK_PROTOCOL,
+            },
             "training": fast,
             "finalize": {"training": {**fast, "ema_decay": 0.9}, "num_train": 128, "max_models": 1},
             "cache_dir": str(tmp_path / "cache"),
@@ -53,7 +65,15 @@ def test_sst2_slice_search_then_finalize_writes_a_checked_bundle(ray_cluster, tm
 
     (row,) = finalize_run(run_dir)
     bundle = Path(row["bundle"])
-    for name in ("model.onnx", "model.so", "config.json", "tokenizer.json", "metrics.json", "latency.json", "canao.json"):
+    for name in (
+        "model.onnx",
+        "model.so",
+        "config.json",
+        "tokenizer.json",
+        "metrics.json",
+        "latency.json",
+        "canao.json",
+    ):
         assert (bundle / name).is_file(), name
     metrics = json.loads((bundle / "metrics.json").read_text())
     assert abs(metrics["onnxruntime"]["accuracy"] - metrics["pytorch"]["accuracy"]) <= 0.002

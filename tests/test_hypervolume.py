@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from canao_ray.hypervolume import HypervolumeHistory, hypervolume
-from device_profilers.jsonl import read_records
+from canao_ray.results import HypervolumeHistory, hypervolume
+from device_profilers.files import read_records
 
 MODES = ["max", "min"]
 

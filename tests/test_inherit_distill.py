@@ -5,8 +5,7 @@ import torch
 from transformers import BertForSequenceClassification
 
 from canao_ray.config import DistillSettings
-from canao_ray.distill import Distiller
-from canao_ray.inherit import Importance, importance, inherit, select
+from canao_ray.teacher import Distiller, Importance, importance, inherit, select
 from search_spaces import Arch, to_bert_config
 
 TEACHER = Arch(3, 96, 6, 192)  # head size 16

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from device_profilers.jsonl import read_records
+from device_profilers.files import read_records
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "plain_tune_example.py"
 

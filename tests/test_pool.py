@@ -21,7 +21,9 @@ from device_profilers.devices import host_target
 from search_spaces import Arch
 
 TINY = Arch(1, 32, 2, 64)
-ONE_BLOCK = MeasureProtocol(warmup=1, repeats=3, min_repeat_ms=2, blocks=1, block_pause_s=0, max_blocks=1, quiet_wait_s=0)
+ONE_BLOCK = MeasureProtocol(
+    warmup=1, repeats=3, min_repeat_ms=2, blocks=1, block_pause_s=0, max_blocks=1, quiet_wait_s=0
+)
 NO_TUNING = TuningSettings(trials_per_task=0)
 
 

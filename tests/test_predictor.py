@@ -15,8 +15,8 @@ from device_profilers import (
     predict_latency,
     start_broker,
 )
-from device_profilers.predictor import shape_features
-from search_spaces import Arch, BertSpace
+from device_profilers.service.predictor import shape_features
+from search_spaces import BertSpace
 
 ARCHS = BertSpace(num_layers=(1, 2, 3, 4), num_heads=(2, 4), head_dim=(16, 32), ffn_ratio=(2, 4)).archs()
 COSTS = np.array([2e-8, 5e-8, 2e-8, 1e-6, 3e-7, 1e-5, 0.05])  # ms per unit of each shape product
@@ -53,7 +53,12 @@ def test_surely_over_needs_the_whole_spread_above_the_budget():
 
 
 def test_broker_learns_from_its_measurements(ray_cluster, tmp_path):
-    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), MeasureProtocol(warmup=1, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3, quiet_wait_s=0))
+    broker = start_broker(
+        [local_cpu()],
+        str(tmp_path),
+        TuningSettings(trials_per_task=0),
+        MeasureProtocol(warmup=1, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3, quiet_wait_s=0),
+    )
     measured = {arch: measure_latency(arch, backend="ort", seq_len=32).median_ms for arch in ARCHS[::2]}
     guess = predict_latency(ARCHS[-1], backend="ort", seq_len=32)
     assert guess is not None and guess.measurements == len(measured) and guess.median_ms > 0
@@ -76,17 +81,25 @@ def test_report_line_counts_skips_and_errors():
 
 def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_path):
     from canao_ray import SearchConfig, run_search
-    from canao_ray.profile import profile_arch
-    from device_profilers.jsonl import read_records
+    from device_profilers import profile_arch
+    from device_profilers.files import read_records
 
     protocol = {"warmup": 1, "repeats": 5, "min_repeat_ms": 5, "blocks": 2, "block_pause_s": 0, "max_blocks": 3}
     space = {"num_layers": [1, 2, 3, 4], "num_heads": [2, 4], "head_dim": [16, 32], "ffn_ratio": [2, 4]}
     cache = tmp_path / "cache"
     # The budget lets the space's smallest architecture through (the search's pre-flight
     # check reads its latency from this cache) and little else.
-    (smallest,) = profile_arch(BertSpace(**{k: tuple(v) for k, v in space.items()}).smallest(), local_cpu(), ["ort"],
-                               batch=1, seq_len=32, cache_dir=cache, tuning=TuningSettings(), protocol=MeasureProtocol(**protocol),
-                               use_cache=True)
+    (smallest,) = profile_arch(
+        BertSpace(**{k: tuple(v) for k, v in space.items()}).smallest(),
+        local_cpu(),
+        ["ort"],
+        batch=1,
+        seq_len=32,
+        cache_dir=cache,
+        tuning=TuningSettings(),
+        protocol=MeasureProtocol(**protocol),
+        use_cache=True,
+    )
     config = SearchConfig.from_dict(
         {
             "name": "predictor",

@@ -43,7 +43,6 @@ def test_ort_backend_measures(tmp_path):
     assert latency.backend == "ort" and latency.median_ms > 0 and latency.repeats == 5
 
 
-
 def test_broker_routes_and_caches(ray_cluster, tmp_path):
     broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), QUICK)
     first = measure_latency(TINY.to_dict(), backend="ort", seq_len=16)
@@ -56,11 +55,13 @@ def test_broker_routes_and_caches(ray_cluster, tmp_path):
 
 
 def test_users_own_model_is_measured_from_a_module_or_an_onnx_file(ray_cluster, tmp_path):
-    from device_profilers.onnx_export import build_classifier, export_onnx
+    from device_profilers.export import build_classifier, export_onnx
 
     model = build_classifier(TINY, 16)
     # A deployed model's three token inputs, from a file: ONNX Runtime, cached by content.
-    onnx_path = export_onnx(model, tmp_path / "mine.onnx", 1, 16, inputs=("input_ids", "attention_mask", "token_type_ids"))
+    onnx_path = export_onnx(
+        model, tmp_path / "mine.onnx", 1, 16, inputs=("input_ids", "attention_mask", "token_type_ids")
+    )
     broker = start_broker([local_cpu()], str(tmp_path / "cache"), TUNING, QUICK)
     first = measure_model_latency(onnx_path, backend="ort", seq_len=16)
     again = measure_model_latency(onnx_path.read_bytes(), backend="ort", seq_len=16)
@@ -79,7 +80,9 @@ def test_torch_backend_measures_with_the_same_protocol(tmp_path):
 
 def test_killed_profiler_is_restarted_and_the_request_retried(ray_cluster, tmp_path):
     # ~3 s of timing, so the kill lands while the profiler is exporting or timing.
-    slow = MeasureProtocol(warmup=1, repeats=30, min_repeat_ms=100, blocks=2, block_pause_s=0, max_blocks=2, block_ms=3000)
+    slow = MeasureProtocol(
+        warmup=1, repeats=30, min_repeat_ms=100, blocks=2, block_pause_s=0, max_blocks=2, block_ms=3000
+    )
     broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), slow, use_cache=False)
     profiler = ray.get(broker.profiler.remote("local-cpu"))
     pid_before = ray.get(profiler.pid.remote())
@@ -129,7 +132,7 @@ def test_a_tvm_pool_set_to_one_thread_grows_back_for_a_later_device():
     """TVM sizes a thread's pool once; a fresh process checks it is sized for every core."""
     script = (
         "import tvm\n"
-        "from device_profilers.tvm_backend import set_runtime_threads\n"
+        "from device_profilers.backends.tvm import set_runtime_threads\n"
         "count = tvm.get_global_func('runtime.NumThreads')\n"
         "set_runtime_threads(1); one = count()\n"
         "set_runtime_threads(2); print(one, count())\n"

@@ -13,9 +13,9 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from canao_ray.searcher import DUPLICATE_OF
-from canao_ray.verify import verify_run
-from device_profilers.jsonl import read_records
+from canao_ray.keys import DUPLICATE_OF
+from canao_ray.results import verify_run
+from device_profilers.files import read_records
 
 CONFIG = """
 name: resume
@@ -37,7 +37,9 @@ def test_a_search_killed_halfway_resumes_to_the_configured_trial_count(tmp_path)
     config.write_text(CONFIG + f"cache_dir: {tmp_path / 'cache'}\n")
     run_dir = tmp_path / "run"
     with open(tmp_path / "first.log", "w") as log:
-        driver = subprocess.Popen(_cli("--config", str(config), "--out", str(run_dir)), stdout=log, stderr=log, start_new_session=True)
+        driver = subprocess.Popen(
+            _cli("--config", str(config), "--out", str(run_dir)), stdout=log, stderr=log, start_new_session=True
+        )
         deadline = time.monotonic() + 600
         while len(read_records(run_dir / "trials.jsonl")) < 3:
             assert driver.poll() is None, (tmp_path / "first.log").read_text()[-3000:]

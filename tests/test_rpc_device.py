@@ -15,13 +15,18 @@ QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5, blocks=2, block_pa
 
 @pytest.fixture
 def loopback_tracker(monkeypatch):
-    from tvm.rpc import server as rpc_server, tracker as rpc_tracker
+    from tvm.rpc import server as rpc_server
+    from tvm.rpc import tracker as rpc_tracker
 
     monkeypatch.setenv("TVM_NUM_THREADS", "2")  # sizes the server's pool, as a device owner would
     tracker = rpc_tracker.Tracker("127.0.0.1", port=9190, port_end=9290, silent=True)
     server = rpc_server.Server(
-        "127.0.0.1", port=9300, port_end=9400, key="loopback-cpu",
-        tracker_addr=("127.0.0.1", tracker.port), silent=True,
+        "127.0.0.1",
+        port=9300,
+        port_end=9400,
+        key="loopback-cpu",
+        tracker_addr=("127.0.0.1", tracker.port),
+        silent=True,
     )
     yield f"127.0.0.1:{tracker.port}"
     server.terminate()

@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 from ray.tune.schedulers import TrialScheduler
 
-from canao_ray.scheduler import ParetoASHA, nondomination_ranks
+from canao_ray.search import ParetoASHA, nondomination_ranks
 
 
 def test_nondomination_ranks():

@@ -3,7 +3,8 @@
 import subprocess
 from pathlib import Path
 
-from device_profilers.scratch import PREFIX, remove_dead_scratch, scratch_dir
+from device_profilers.files import SCRATCH_PREFIX as PREFIX
+from device_profilers.files import remove_dead_scratch, scratch_dir
 
 
 def test_only_dead_processes_scratch_is_removed(tmp_path, monkeypatch):

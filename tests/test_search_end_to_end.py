@@ -3,8 +3,8 @@
 import json
 
 from canao_ray import SearchConfig, run_search
-from canao_ray.verify import verify_run
-from device_profilers.jsonl import read_records
+from canao_ray.results import verify_run
+from device_profilers.files import read_records
 
 
 def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
@@ -14,7 +14,19 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
             "task": {"num_train": 200, "num_dev": 100, "seq_len": 16},
             "space": {"num_layers": [1, 2, 3], "num_heads": [2], "head_dim": [16], "ffn_ratio": [2]},
             "search": {"num_samples": 3, "sampler": "controller"},  # CANAO's own sampler, in a real Tune run
-            "latency": {"budget_ms": 1000.0, "tuning": {"trials_per_task": 2}, "protocol": {"warmup": 1, "repeats": 5, "min_repeat_ms": 5, "blocks": 2, "block_pause_s": 0, "max_blocks": 3, "quiet_wait_s": 0}},
+            "latency": {
+                "budget_ms": 1000.0,
+                "tuning": {"trials_per_task": 2},
+                "protocol": {
+                    "warmup": 1,
+                    "repeats": 5,
+                    "min_repeat_ms": 5,
+                    "blocks": 2,
+                    "block_pause_s": 0,
+                    "max_blocks": 3,
+                    "quiet_wait_s": 0,
+                },
+            },
             "training": {"epochs": 2},
             "cache_dir": str(tmp_path / "cache"),
         }

@@ -52,5 +52,10 @@ def test_space_rejects_empty_or_bad_choices():
 
 def test_bert_config_matches_arch():
     config = to_bert_config(Arch(3, 96, 2, 384), vocab_size=100, max_position_embeddings=32)
-    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads, config.intermediate_size) == (3, 96, 2, 384)
+    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads, config.intermediate_size) == (
+        3,
+        96,
+        2,
+        384,
+    )
     assert config.vocab_size == 100 and config.max_position_embeddings == 32

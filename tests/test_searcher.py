@@ -4,7 +4,8 @@ import optuna
 from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
-from canao_ray.searcher import CONSTRAINT_KEY, DUPLICATE_OF, ConstrainedOptunaSearch
+from canao_ray import CONSTRAINT_KEY, ConstrainedOptunaSearch
+from canao_ray.keys import DUPLICATE_OF
 from search_spaces import Arch, BertSpace
 
 
@@ -58,7 +59,7 @@ def test_every_configured_sampler_survives_the_pickling_tune_does():
     from ray import cloudpickle
 
     from canao_ray import SearchConfig
-    from canao_ray.config import SAMPLERS
+    from canao_ray.config.sections import SAMPLERS
     from canao_ray.search import make_sampler
 
     for name in SAMPLERS:

@@ -13,9 +13,9 @@ import statistics
 import pytest
 
 from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings
+from device_profilers.backends.tvm import set_runtime_threads
 from device_profilers.devices import local_cpu
 from device_profilers.sync_probe import SyncProbe
-from device_profilers.tvm_backend import set_runtime_threads
 from search_spaces import Arch
 
 pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a fork/join across cores needs two cores")
@@ -43,8 +43,14 @@ def test_each_thread_count_keeps_its_own_best(tmp_path):
 def test_a_protocol_without_quiet_wait_times_at_once_even_against_an_unreachable_best(tmp_path):
     probe = SyncProbe(local_cpu(num_threads=2), tmp_path)
     probe.record.parent.mkdir(parents=True)
-    probe.record.write_text(json.dumps({"best_us": 1e-6}))  # no reading comes within 1.75x: each block would wait max_wait_s
-    protocol = MeasureProtocol(warmup=1, repeats=3, min_repeat_ms=2, blocks=2, block_pause_s=0, max_blocks=2, quiet_wait_s=0)
-    latency = DeviceProfiler(local_cpu(num_threads=2), str(tmp_path), TuningSettings(trials_per_task=0), protocol).measure(Arch(1, 32, 2, 64), "ort", 1, 16)
+    probe.record.write_text(
+        json.dumps({"best_us": 1e-6})
+    )  # no reading comes within 1.75x: each block would wait max_wait_s
+    protocol = MeasureProtocol(
+        warmup=1, repeats=3, min_repeat_ms=2, blocks=2, block_pause_s=0, max_blocks=2, quiet_wait_s=0
+    )
+    latency = DeviceProfiler(
+        local_cpu(num_threads=2), str(tmp_path), TuningSettings(trials_per_task=0), protocol
+    ).measure(Arch(1, 32, 2, 64), "ort", 1, 16)
     assert latency.median_ms > 0 and latency.waited_s == 0.0
     assert json.loads(probe.record.read_text()) == {"best_us": 1e-6}  # not probed at all

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from canao_ray.config import ConfigError, TaskConfig, TrainingSettings
-from canao_ray.training import Trainer, build_model, load_task
+from canao_ray.config import ConfigError, SearchConfig, TaskConfig, TrainingSettings
+from canao_ray.data import load_task
+from canao_ray.training import Trainer, build_model
 from search_spaces import Arch
 
 ARCH = Arch(1, 32, 2, 64)
@@ -36,7 +37,7 @@ def test_with_ema_evaluation_sees_the_average_of_the_steps(data):
 @pytest.mark.parametrize("decay", [0.0, 1.0, -0.1])
 def test_ema_decay_outside_the_open_unit_interval_is_rejected(decay):
     with pytest.raises(ConfigError, match="training.ema_decay"):
-        TrainingSettings(ema_decay=decay)
+        SearchConfig.from_dict({"training": {"ema_decay": decay}})
 
 
 def test_an_unset_ema_decay_leaves_cache_keys_as_before():

@@ -10,9 +10,9 @@ import yaml
 
 from canao_ray.cli import main
 from canao_ray.config import SearchConfig
-from canao_ray.results import write_report
-from canao_ray.verify import verify_run
-from device_profilers.jsonl import append_record
+from canao_ray.results import verify_run
+from canao_ray.results.report import write_report
+from device_profilers.files import append_record
 
 POINTS = [(0.80, 2.0), (0.90, 3.0), (0.70, 2.5)]
 
@@ -23,18 +23,33 @@ def run(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict()))
-    study = optuna.create_study(study_name="v", storage=f"sqlite:///{run / 'optuna.db'}", directions=["maximize", "minimize"])
+    study = optuna.create_study(
+        study_name="v", storage=f"sqlite:///{run / 'optuna.db'}", directions=["maximize", "minimize"]
+    )
     for number, (score, latency) in enumerate(POINTS):
         space = config.space
         # A distinct architecture each, sampled through the space as a search does.
-        study.enqueue_trial({"num_layers": space.num_layers[number], "num_heads": space.num_heads[0],
-                             "head_dim": space.head_dim[0], "ffn_ratio": space.ffn_ratio[0]})
+        study.enqueue_trial(
+            {
+                "num_layers": space.num_layers[number],
+                "num_heads": space.num_heads[0],
+                "head_dim": space.head_dim[0],
+                "ffn_ratio": space.ffn_ratio[0],
+            }
+        )
         trial = study.ask()
         space(trial)
         trial.set_user_attr("ray_trial_id", f"t{number}")
         study.tell(trial, [score, latency])
-        append_record(run / "trials.jsonl", {"trial_id": f"t{number}", "status": "TERMINATED",
-                                             "metrics": {"score": score}, "latency": {"median_ms": latency}})
+        append_record(
+            run / "trials.jsonl",
+            {
+                "trial_id": f"t{number}",
+                "status": "TERMINATED",
+                "metrics": {"score": score},
+                "latency": {"median_ms": latency},
+            },
+        )
     write_report(run, study, config.space, config.latency.budget_ms, "canao search")
     return run
 
@@ -58,7 +73,10 @@ def test_a_last_line_cut_by_a_kill_is_a_note_not_a_problem(run):
     [
         (lambda run: _edit_log(run, lambda lines: lines[:1] + ["not json"] + lines[1:]), "not JSON records"),
         (lambda run: _edit_log(run, lambda lines: lines + lines[:1]), "logged twice"),
-        (lambda run: _edit_log(run, lambda lines: [line.replace("0.9", "0.95") for line in lines]), "but the study holds"),
+        (
+            lambda run: _edit_log(run, lambda lines: [line.replace("0.9", "0.95") for line in lines]),
+            "but the study holds",
+        ),
         (lambda run: _edit_log(run, lambda lines: lines[1:]), "the log lacks: t0"),
         (lambda run: (run / "pareto.json").write_text("[]"), "but the study's front is"),
         (lambda run: (run / "optuna.db").write_bytes(b"garbage" * 100), "optuna.db"),

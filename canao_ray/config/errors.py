@@ -1,0 +1,123 @@
+"""Configuration errors as one line a user can act on, from pydantic's validation errors."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+
+class ConfigError(ValueError):
+    """A configuration problem; its message is one line meant for the user."""
+
+
+def _join(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class or container behind ``X | None`` and ``Annotated[...]``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        else:
+            return annotation
+
+
+def _walk(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel] | None, FieldInfo | None]:
+    """The model holding the last named field of ``loc``, and that field's info."""
+    holder, info = model, None
+    for part in loc:
+        if isinstance(holder, type) and issubclass(holder, BaseModel) and part in holder.model_fields:
+            info = holder.model_fields[part]
+            inner = _unwrap(info.annotation)
+            holder = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+        elif holder is None and info is not None:
+            continue  # an item of a list or a mapping: the field's own info still applies
+        else:
+            return None, None
+    return holder, info
+
+
+def _range(info: FieldInfo | None, violated: dict[str, Any]) -> str:
+    """The allowed range in words ('positive', 'at least 2', 'within [0, 1)'): the field's
+    bounds, and the ``violated`` one of an item's constraint."""
+    names = ("gt", "ge", "lt", "le")
+    b = {
+        name: getattr(m, name)
+        for m in (info.metadata if info else [])
+        for name in names
+        if getattr(m, name, None) is not None
+    }
+    b.update({name: value for name, value in violated.items() if name in names})
+    low = "gt" in b and f"({b['gt']}" or "ge" in b and f"[{b['ge']}"
+    high = "lt" in b and f"{b['lt']})" or "le" in b and f"{b['le']}]"
+    if low and high:
+        return f"within {low}, {high}"
+    if b.get("gt") == 0:
+        unit = (info.json_schema_extra or {}).get("unit") if isinstance(info.json_schema_extra, dict) else None
+        return f"a positive number of {unit}" if unit else "positive"
+    if "gt" in b:
+        return f"more than {b['gt']}"
+    if "ge" in b:
+        return f"{b['ge']} or more" if b["ge"] == 0 else f"at least {b['ge']}"
+    return f"at most {b.get('le', b.get('lt'))}"
+
+
+_KINDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "dict": "a mapping",
+    "list": "a list",
+    "tuple": "a list",
+}
+
+
+def _message(model: type[BaseModel], error: dict) -> str:
+    loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
+    where = _join(loc) or "config"
+    holder, info = _walk(model, loc)
+    if kind == "extra_forbidden":
+        parent, _ = _walk(model, loc[:-1]) if loc[:-1] else (model, None)
+        known = ", ".join(parent.model_fields) if parent else ""
+        return f"unknown key {where!r}; known keys here: {known}"
+    if kind in ("model_type", "model_attributes_type"):
+        return f"{where} must be a mapping of keys to values, got {type(value).__name__}"
+    if kind == "literal_error":
+        noun = info.title if info and info.title else str(loc[-1])
+        return f"{where}: unknown {noun} {value!r}; choose one of {error['ctx']['expected']}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{where} must be {_range(info, error.get('ctx', {}))}, got {value!r}"
+    base = kind.split("_")[0]
+    if base in _KINDS and kind.endswith(("_type", "_parsing", "_from_float")):
+        return f"{where} must be {_KINDS[base]}, got {value!r}"
+    if kind == "value_error":
+        return _validator_message(loc, holder, str(error["ctx"]["error"]))
+    return f"{where}: {error['msg']}"
+
+
+def _validator_message(loc: tuple, holder: type[BaseModel] | None, text: str) -> str:
+    """A validator's own sentence, placed: one that starts with the name of the field it
+    checks (or of a field of the section it checks) gets that field's full path."""
+    first = text.split(" ", 1)[0].rstrip(":,")
+    if loc and first == loc[-1]:
+        return _join((*loc[:-1], text))
+    if holder is not None and first in holder.model_fields:
+        return _join((*loc, text))
+    return f"{_join(loc)}: {text}" if loc else text
+
+
+def config_error(model: type[BaseModel], error: ValidationError) -> ConfigError:
+    """The first of ``error``'s problems as a ``ConfigError`` naming the field and what to do."""
+    return ConfigError(_message(model, error.errors(include_url=False)[0]))

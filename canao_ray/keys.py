@@ -1,0 +1,59 @@
+"""Every name a trial reports under or a study records under, in one place.
+
+Trials report ``TrialReport`` dicts to Tune; the searcher, the scheduler, the callbacks,
+the report, ``canao verify`` and the benchmarks read them by these names.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+#: The objectives of a search, in the order the study stores its values, and their senses.
+SCORE = "score"
+LATENCY_MS = "latency_ms"
+OBJECTIVES = (SCORE, LATENCY_MS)
+MODES = ("max", "min")
+
+#: Result key holding ``latency_ms - budget_ms``: feasible when <= 0 (Optuna's convention).
+CONSTRAINT_KEY = "latency_over_budget_ms"
+#: Result key a trainable sets to True on its last report; False means "more epochs to come".
+FINAL_KEY = "final"
+#: Result key: False for a candidate over the budget, reported once and never trained.
+FEASIBLE = "feasible"
+EPOCH = "epoch"
+
+#: The metrics of a trial's last report that ``trials.jsonl`` keeps.
+LOGGED_METRICS = (SCORE, "accuracy", LATENCY_MS, "latency_p90_ms", "params", EPOCH, FEASIBLE, "compile_s", "tune_s")
+
+#: Study names: the budget constraint, and user attributes of study trials.
+CONSTRAINT_NAME = "latency_budget"
+RAY_TRIAL_ID = "ray_trial_id"
+#: The objectives a scheduler-stopped (PRUNED) trial last reported.
+STOPPED_AT = "stopped_at"
+#: Marks a study trial answered from an earlier one with the same params.
+DUPLICATE_OF = "duplicate_of"
+
+#: ``latency_backend`` of a candidate the latency model was sure is over the budget (not measured).
+PREDICTED = "predicted"
+
+
+class TrialReport(TypedDict, total=False):
+    """What ``train_candidate`` reports each epoch (plus the task's metrics by name)."""
+
+    score: float
+    epoch: int
+    params: int
+    feasible: bool
+    final: bool
+    loss: float
+    arch_key: str
+    latency_ms: float
+    latency_p90_ms: float
+    latency_backend: str
+    latency_device: str
+    latency_node: str
+    latency_cached: bool
+    latency_predicted_ms: float
+    latency_over_budget_ms: float
+    compile_s: float
+    tune_s: float

@@ -1,0 +1,76 @@
+"""What a finished search leaves behind: ``pareto.json``, ``report.md`` and its figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+
+from device_profilers.files import read_records, write_atomic
+from search_spaces import BertSpace
+
+from ..keys import PREDICTED
+from .callbacks import HYPERVOLUME_FILE
+from .front import pareto_front, trial_counts
+from .plots import plot_front, plot_hypervolume
+
+
+def predictor_summary(trials: list[dict]) -> str | None:
+    """How the latency predictor did (None when it was off or never ready): how many
+    measurements it saved, and its error on the trials that were measured anyway."""
+    skipped = sum(t["latency"].get("backend") == PREDICTED for t in trials)
+    pairs = [
+        (t["latency"]["predicted_ms"], t["latency"]["median_ms"])
+        for t in trials
+        if t["latency"].get("predicted_ms") is not None and t["latency"].get("backend") != PREDICTED
+    ]
+    if not skipped and not pairs:
+        return None
+    text = f"Latency predictor: {skipped} candidates skipped as surely over the budget, not measured"
+    if pairs:
+        errors = sorted(abs(p / m - 1) for p, m in pairs)
+        text += (
+            f"; on {len(pairs)} measured candidates its error was {sum(errors) / len(errors):.1%} on average, "
+            f"{errors[len(errors) // 2]:.1%} median, {errors[-1]:.1%} at worst"
+        )
+    return text + "."
+
+
+def write_report(
+    run_dir: Path, study: optuna.Study, space: BertSpace, budget_ms: float, command: str, score_name: str = "accuracy"
+) -> list[dict]:
+    front = pareto_front(study, space)
+    write_atomic(run_dir / "pareto.json", json.dumps(front, indent=2))
+    plot_front(study, front, budget_ms, run_dir / "pareto.png", score_name)
+    lines = [
+        f"# canao-ray search: {study.study_name}",
+        "",
+        f"Latency budget: {budget_ms} ms. {trial_counts(study)}",
+        "",
+        f"| trial | arch | layers | hidden | heads | FFN | {score_name} | latency ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in front:
+        a = row["arch"] or {}
+        lines.append(
+            f"| {row['number']} | {row['arch_key']} | {a.get('num_layers')} | {a.get('hidden_size')} | "
+            f"{a.get('num_heads')} | {a.get('intermediate_size')} | {row['score']:.4f} | {row['latency_ms']:.3f} |"
+        )
+    lines += ["", "![Pareto front](pareto.png)", ""]
+    predictor = predictor_summary(read_records(run_dir / "trials.jsonl"))
+    if predictor:
+        lines += [predictor, ""]
+    history = read_records(run_dir / HYPERVOLUME_FILE)
+    if history:
+        plot_hypervolume(history, run_dir / "hypervolume.png")
+        lines += [
+            f"Hypervolume after {history[-1]['finished']} finished trials: {history[-1]['hypervolume']:.4g} "
+            f"(score x ms, reference point: score 0 and the {budget_ms} ms budget).",
+            "",
+            "![Hypervolume over finished trials](hypervolume.png)",
+            "",
+        ]
+    lines += ["Reproduce:", "", "```", command, "```", ""]
+    write_atomic(run_dir / "report.md", "\n".join(lines))
+    return front

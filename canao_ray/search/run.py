@@ -1,0 +1,202 @@
+"""Assemble and run the Tune search: broker, constrained multi-objective searcher, scheduler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+import optuna
+import ray
+import yaml
+from ray import tune
+
+from device_profilers import measure_latency, running_broker
+from device_profilers.files import write_atomic
+
+from ..config import ConfigError, SearchConfig
+from ..keys import MODES, OBJECTIVES
+from ..results import HYPERVOLUME_FILE, HypervolumeHistory, TrialProgress, TrialsLog, write_report
+from ..teacher import prepare_teacher
+from .samplers import make_sampler, make_scheduler
+from .searcher import ConstrainedOptunaSearch
+from .trainable import train_candidate
+
+
+def hypervolume_reference(config: SearchConfig) -> tuple[float, float]:
+    """Score 0 (chance level or worse adds nothing, for every GLUE metric) and the budget."""
+    return (0.0, config.latency.budget_ms)
+
+
+def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = None) -> Path:
+    """Run the search described by ``config``; returns the run directory.
+
+    ``address``: join that Ray cluster (as ``ray.init(address=...)``); without it, use
+    the Ray instance this process already has, or start one on this machine.
+    """
+    run_dir = Path(out_dir).resolve()
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(f"output directory {str(run_dir)!r} is not empty; choose a new --out")
+    teacher_dir = _check_and_prepare(config)
+    _init_ray(config, address)
+    with _profiler_broker(config):
+        _check_budget(config)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+        searcher = ConstrainedOptunaSearch(
+            space=config.space,
+            metric=list(OBJECTIVES),
+            mode=list(MODES),
+            sampler=make_sampler(config),
+            storage=_study_storage(run_dir),
+            study_name=config.name,
+            num_samples=config.search.num_samples,
+        )
+        tune.Tuner(
+            _trainable(config, teacher_dir),
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                scheduler=make_scheduler(config),
+                num_samples=config.search.num_samples,
+                max_concurrent_trials=config.search.max_concurrent_trials,
+            ),
+            run_config=tune.RunConfig(
+                name=config.name,
+                storage_path=str(run_dir / "ray"),
+                callbacks=[
+                    TrialsLog(run_dir / "trials.jsonl"),
+                    TrialProgress(),
+                    HypervolumeHistory(run_dir / HYPERVOLUME_FILE, OBJECTIVES, MODES, hypervolume_reference(config)),
+                ],
+                verbose=1,
+            ),
+        ).fit()
+    return _write_results(config, run_dir)
+
+
+def resume_search(run_dir: str | Path, address: str | None = None) -> Path:
+    """Finish a search whose driver died, from the run directory it was writing.
+
+    Tune's experiment state says which trials finished (they are kept, never rerun), and
+    the searcher it checkpointed continues on the same Optuna study, so the search ends
+    with the configured number of trials. Trials that were running are run again from
+    their first epoch. The config is the run's own ``config.yaml``.
+    """
+    run_dir = Path(run_dir).resolve()
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"{str(run_dir)!r} has no config.yaml: give the directory of an interrupted 'canao search'")
+    config = SearchConfig.from_yaml(run_dir / "config.yaml")
+    experiment = run_dir / "ray" / config.name
+    if not tune.Tuner.can_restore(str(experiment)):
+        raise ConfigError(
+            f"{str(run_dir)!r} holds no Tune experiment state to resume (the search stopped before its first trial); start it again"
+        )
+    teacher_dir = _check_and_prepare(config)
+    _init_ray(config, address)
+    with _profiler_broker(config):
+        tune.Tuner.restore(
+            str(experiment), _trainable(config, teacher_dir), resume_unfinished=True, resume_errored=False
+        ).fit()
+    return _write_results(config, run_dir)
+
+
+def _check_and_prepare(config: SearchConfig) -> str | None:
+    """Fail on an unreachable device or missing teacher files before anything is written;
+    returns the fine-tuned teacher's directory (None without a teacher)."""
+    device = config.latency.make_device()
+    if device.rpc is not None:
+        try:
+            device.rpc.check_reachable()
+        except ConnectionError as error:
+            raise ConfigError(f"latency.rpc.tracker: {error}") from None
+    if config.teacher is None:
+        return None
+    return str(prepare_teacher(config, config.resolved_cache_dir()))
+
+
+def _init_ray(config: SearchConfig, address: str | None) -> None:
+    """Join or start Ray, then check that some node can host the device's profiler."""
+    wanted = config.latency.make_device().resources
+    # Ray announces its default token authentication on every start, as a warning on
+    # stderr; it would stand before canao's own one-line errors and says nothing to act on.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    if not ray.is_initialized():
+        # A Ray started here is the whole cluster: this machine has the device.
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,  # Ray's start-up chatter would bury canao's own errors
+            resources=None if address else wanted,
+        )
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if config.search.trial_cpus > cpus:
+        raise ConfigError(
+            f"search.trial_cpus: each trial asks for {config.search.trial_cpus} CPUs but the Ray cluster has {cpus:g}, "
+            "so no trial could start; lower it or add nodes"
+        )
+    missing = {name: amount for name, amount in wanted.items() if ray.cluster_resources().get(name, 0) < amount}
+    if missing:
+        raise ConfigError(
+            f"latency.resources: no node of the Ray cluster offers {missing}; start the device's node "
+            f"with: ray start --address=<head> --resources='{json.dumps(missing)}'"
+        )
+
+
+def _study_storage(run_dir: Path) -> optuna.storages.RDBStorage:
+    return optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
+
+
+def _trainable(config: SearchConfig, teacher_dir: str | None):
+    return tune.with_resources(
+        tune.with_parameters(train_candidate, settings=config, teacher_dir=teacher_dir),
+        {"cpu": config.search.trial_cpus, "gpu": config.search.trial_gpus},
+    )
+
+
+def _profiler_broker(config: SearchConfig):
+    """The broker every trial asks for latencies, up for the length of a ``with`` block."""
+    return running_broker(
+        [config.latency.make_device()],
+        str(config.resolved_cache_dir()),
+        config.latency.tuning,
+        config.latency.protocol,
+        config.latency.use_cache,
+    )
+
+
+def _check_budget(config: SearchConfig) -> None:
+    """Measure the space's fastest architecture before any trial: if even it is over the
+    budget, every trial would be infeasible, which is a config error, not a search.
+    (The measurement is cached, so a trial that draws it later costs nothing.)"""
+    lat, target = config.latency, config.measure_target()
+    fastest = config.space.smallest()
+    try:
+        latency = measure_latency(fastest, target.device, target.backend, target.batch, target.seq_len)
+    except ray.exceptions.RayTaskError as error:
+        cause = str(error.cause).strip().splitlines()[-1] if error.cause else type(error).__name__
+        raise ConfigError(
+            f"latency: measuring {fastest.key} on {lat.device} ({lat.backend}) failed before any trial: {cause}"
+        ) from None
+    if latency.median_ms > lat.budget_ms:
+        raise ConfigError(
+            f"latency.budget_ms: the space's fastest architecture, {fastest.key}, runs in {latency.median_ms:.3g} ms "
+            f"on {lat.device} ({lat.backend}), over the {lat.budget_ms} ms budget; raise the budget or add smaller choices to the space"
+        )
+
+
+def _write_results(config: SearchConfig, run_dir: Path) -> Path:
+    """The front and the report, from the run's study."""
+    study = optuna.load_study(study_name=config.name, storage=_study_storage(run_dir))
+    write_report(run_dir, study, config.space, config.latency.budget_ms, _command_line(), config.task.score_name)
+    return run_dir
+
+
+def _command_line() -> str:
+    """How this process was started, for the report's "Reproduce" block."""
+    args = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if Path(sys.argv[0]).name == "canao":
+        return f"canao {args}" if args else "canao search"
+    return f"python {shlex.quote(sys.argv[0])} {args}".rstrip()

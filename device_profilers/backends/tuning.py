@@ -1,0 +1,27 @@
+"""How much compiler tuning a newly seen operator shape gets (TVM's MetaSchedule)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+
+class TuningSettings(BaseModel):
+    """MetaSchedule's budget for operator shapes the device's database does not have yet.
+
+    Only tasks holding at least ``min_flops_share`` of the model's FLOPs are tuned (the
+    matmuls); the rest keep TVM's default schedule. A task already in the database is
+    never tuned again. The default is small so a search on a cold cache stays quick;
+    give the shapes you deploy more with ``canao tune`` and a larger ``trials_per_task``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trials_per_task: StrictInt = Field(
+        8, ge=0, description="MetaSchedule trials for each new hot task; 0 disables tuning"
+    )
+    min_flops_share: StrictFloat = Field(
+        0.01, ge=0, le=1, description="tasks with at least this share of the FLOPs are tuned"
+    )
+    population_size: StrictInt = Field(128, ge=2, description="evolutionary search population")
+    genetic_num_iters: StrictInt = Field(2, ge=1, description="evolutionary search iterations per round")
+    runner_min_repeat_ms: StrictInt = Field(40, gt=0, description="each candidate is timed for at least this long")

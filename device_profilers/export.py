@@ -1,0 +1,89 @@
+"""Build an Arch's model and export it to ONNX, the one graph format every backend here reads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from search_spaces import Arch, to_bert_config
+
+from .files import atomic_path
+
+#: Vocabulary size used when only latency matters: the embedding lookup's cost does not
+#: depend on it, and a small table keeps export and compilation fast.
+LATENCY_VOCAB_SIZE = 1024
+
+
+def build_classifier(arch: Arch, seq_len: int, vocab_size: int = LATENCY_VOCAB_SIZE) -> torch.nn.Module:
+    """A randomly initialised two-label BERT classifier of the given shape, in eval mode."""
+    from transformers import BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = to_bert_config(arch, vocab_size=vocab_size, max_position_embeddings=seq_len)
+    return BertForSequenceClassification(config).eval()
+
+
+class LogitsOnly(torch.nn.Module):
+    """Maps token tensors (named by ``inputs``, in order) to ``logits``: latency models take
+    ``input_ids`` only; deployed bundles also take ``attention_mask`` and ``token_type_ids``."""
+
+    def __init__(self, classifier: torch.nn.Module, inputs: tuple[str, ...] = ("input_ids",)):
+        super().__init__()
+        self.classifier = classifier
+        self.inputs = inputs
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.classifier(**dict(zip(self.inputs, tensors))).logits
+
+
+def graph_inputs(onnx_path: str | os.PathLike) -> list[str]:
+    """Names of the graph's real inputs (not weights listed as inputs by old exporters).
+
+    Every one is taken to be a [batch, sequence] int64 token tensor, as in a BERT-family
+    model (input_ids, attention_mask, token_type_ids); timing feeds them zeros.
+    """
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    return [i.name for i in graph.input if i.name not in weights]
+
+
+def export_onnx(
+    model: torch.nn.Module,
+    path: str | os.PathLike,
+    batch: int,
+    seq_len: int,
+    inputs: tuple[str, ...] = ("input_ids",),
+    external_data: bool = False,
+) -> Path:
+    """Export a classifier (token tensors -> logits) with the dynamo exporter at a fixed shape.
+
+    The dynamo exporter, because TVM's ONNX importer rejects the legacy exporter's BERT
+    graph; a fixed shape, because the importer cannot infer reshapes over symbolic
+    dimensions. Written under a temporary name and renamed.
+
+    ``external_data`` writes the weights raw into a ``.data`` file beside the graph
+    (which names that file, so it stays valid after the rename): several times faster
+    than serialising them into the protobuf, so profilers use it for their scratch
+    exports; bundles keep one self-contained file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    examples = tuple(
+        (torch.ones if name == "attention_mask" else torch.zeros)(batch, seq_len, dtype=torch.long) for name in inputs
+    )
+    program = torch.onnx.export(
+        LogitsOnly(model, inputs).eval(),
+        examples,
+        dynamo=True,
+        input_names=list(inputs),
+        output_names=["logits"],
+        optimize=True,
+        verbose=False,
+    )
+    with atomic_path(path) as partial:
+        program.save(str(partial), external_data=external_data)
+    return path

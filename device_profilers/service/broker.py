@@ -1,0 +1,157 @@
+"""The broker actor every trial asks for latencies: routing, cache, coalescing, the core gate."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+import ray
+
+from search_spaces import Arch
+
+from ..backends import check_backend
+from ..backends.tuning import TuningSettings
+from ..devices import LOCAL_RUNTIME_ENV, Device
+from ..latency import Latency, MeasureTarget
+from ..measurement import CoreGate, MeasureProtocol
+from .cache import LatencyCache
+from .predictor import LatencyPredictor, Prediction
+from .profiler import DeviceProfiler
+
+
+def _profiler_actor(device: Device, cache_dir: str, tuning: TuningSettings, protocol: MeasureProtocol):
+    """The profiler actor of ``device``: no CPU from Ray's accounting (it must never wait
+    for trials to release cores), the device's custom resources (which place it on the
+    node that has the device), nice 0 while Ray starts trials at nice 15, and restarted as
+    often as it dies (a candidate that crashes the compiler fails its own request only)."""
+    return (
+        ray.remote(DeviceProfiler)
+        .options(
+            num_cpus=0,
+            num_gpus=device.num_gpus,
+            resources=device.resources,
+            runtime_env={
+                "env_vars": {
+                    "TVM_NUM_THREADS": str(device.num_threads),
+                    "RAY_worker_niceness": "0",
+                    **LOCAL_RUNTIME_ENV,
+                }
+            },
+            max_restarts=-1,
+            max_task_retries=1,
+            scheduling_strategy="DEFAULT",
+        )
+        .remote(device, cache_dir, tuning, protocol)
+    )
+
+
+class ProfilerBroker:
+    """Routes each request to its device's profiler and keeps the latency cache.
+
+    ``ray.util.ActorPool`` is local to one process, so trials share profilers through this
+    one named actor instead. It runs threaded so many trials can wait at once, while each
+    profiler takes one call at a time. A measurement on a local device holds its node's
+    ``CoreGate``, so no trial trains there meanwhile (trials take turns through
+    ``training_turn``). Identical requests that arrive while one is measured wait for that
+    measurement (coalescing) instead of compiling the same model again.
+    """
+
+    def __init__(
+        self,
+        devices: list[Device],
+        cache_dir: str,
+        tuning: TuningSettings = TuningSettings(),
+        protocol: MeasureProtocol = MeasureProtocol(),
+        use_cache: bool = True,
+    ):
+        self._devices = {device.name: device for device in devices}
+        self._profilers = {device.name: _profiler_actor(device, cache_dir, tuning, protocol) for device in devices}
+        self._cache = LatencyCache(Path(cache_dir) / "latency.sqlite") if use_cache else None
+        self._gate = CoreGate()
+        self._predictors: dict[MeasureTarget, LatencyPredictor] = {}
+        self._predictors_lock = threading.Lock()  # the broker serves many requests at once
+        self._in_flight: dict[str, Future] = {}
+        self._in_flight_lock = threading.Lock()
+        self._measurements = 0
+
+    def measure(self, arch: Arch | dict, target: MeasureTarget) -> Latency:
+        arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
+        b, s = target.batch, target.seq_len
+        latency = self._measured(arch.key, target, lambda p: p.measure.remote(arch, target.backend, b, s))
+        with self._predictors_lock:
+            self._predictors.setdefault(target, LatencyPredictor(b, s)).add(arch, latency.median_ms)
+        return latency
+
+    def predict(self, arch: Arch | dict, target: MeasureTarget) -> Prediction | None:
+        """The latency this broker's measurements so far predict for ``arch`` (None until it
+        has seen enough distinct architectures at that target)."""
+        arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
+        with self._predictors_lock:
+            predictor = self._predictors.get(target)
+            return predictor.predict(arch) if predictor is not None else None
+
+    def measure_onnx(self, onnx: bytes, target: MeasureTarget) -> Latency:
+        """Latency of a user's ONNX model, cached under ``onnx-<sha256 of its bytes>``."""
+        name = f"onnx-{hashlib.sha256(onnx).hexdigest()[:16]}"
+        b, s = target.batch, target.seq_len
+        return self._measured(name, target, lambda p: p.measure_onnx.remote(onnx, name, target.backend, b, s))
+
+    def _measured(self, name: str, target: MeasureTarget, call: Callable) -> Latency:
+        """The cached latency of ``name``, the one an identical request in flight is getting,
+        or else ``call(profiler)``'s, taken under the node's gate."""
+        if target.device not in self._profilers:
+            raise ValueError(f"no profiler for device {target.device!r}; this broker has: {sorted(self._profilers)}")
+        check_backend(target.backend, remote=self._devices[target.device].rpc is not None)
+        key = target.cache_key(name)
+        with self._in_flight_lock:
+            hit = self._cache.get(key) if self._cache is not None else None
+            if hit is not None:
+                return hit.served_again()
+            pending = self._in_flight.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._in_flight[key] = Future()
+                self._measurements += 1
+        if not owner:
+            return pending.result().served_again()
+        try:
+            latency = self._measure_now(target.device, call)
+            if self._cache is not None:
+                self._cache.put(key, latency)
+            pending.set_result(latency)
+            return latency
+        except BaseException as error:
+            pending.set_exception(error)
+            raise
+        finally:
+            with self._in_flight_lock:
+                del self._in_flight[key]
+
+    def _measure_now(self, device: str, call: Callable) -> Latency:
+        profiler = self._profilers[device]
+        if self._devices[device].rpc is not None:
+            return ray.get(call(profiler))
+        with self._gate.measuring(ray.get(profiler.node_id.remote())):
+            return ray.get(call(profiler))
+
+    def measurements(self) -> int:
+        """Measurements this broker asked its profilers for (cache hits and coalesced requests excluded)."""
+        return self._measurements
+
+    def begin_training(self, node: str) -> None:
+        """Wait until no measurement runs or waits on ``node``, then hold a training turn."""
+        self._gate.begin_training(node)
+
+    def end_training(self, node: str) -> None:
+        self._gate.end_training(node)
+
+    def profiler(self, device: str):
+        """The profiler actor of ``device`` (for fault-injection tests and diagnostics)."""
+        return self._profilers[device]
+
+    def profiler_nodes(self) -> dict[str, str]:
+        """The Ray node each device's profiler was placed on."""
+        return {name: ray.get(actor.node_id.remote()) for name, actor in self._profilers.items()}

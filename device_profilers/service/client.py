@@ -1,0 +1,183 @@
+"""Reaching the broker: starting it around a search, and asking it from any Ray task or trainable."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import ray
+
+from search_spaces import Arch
+
+from ..backends import check_backend
+from ..backends.tuning import TuningSettings
+from ..devices import Device
+from ..files import scratch_dir
+from ..latency import Latency, MeasureTarget
+from ..measurement import MeasureProtocol
+from .broker import ProfilerBroker
+from .predictor import Prediction
+
+BROKER_NAME = "canao-profiler-broker"
+
+
+def start_broker(
+    devices: list[Device],
+    cache_dir: str,
+    tuning: TuningSettings = TuningSettings(),
+    protocol: MeasureProtocol = MeasureProtocol(),
+    use_cache: bool = True,
+    name: str = BROKER_NAME,
+):
+    """Create the named broker; the caller must keep the returned handle alive (Ray
+    collects a named actor nobody holds, and trials then fail to look it up)."""
+    return (
+        ray.remote(ProfilerBroker)
+        .options(name=name, num_cpus=0, max_concurrency=64, scheduling_strategy="DEFAULT")
+        .remote(devices, str(Path(cache_dir).expanduser()), tuning, protocol, use_cache)
+    )
+
+
+@contextmanager
+def running_broker(
+    devices: list[Device],
+    cache_dir: str,
+    tuning: TuningSettings = TuningSettings(),
+    protocol: MeasureProtocol = MeasureProtocol(),
+    use_cache: bool = True,
+    name: str = BROKER_NAME,
+):
+    """``start_broker`` for the length of a ``with`` block.
+
+    On leaving, the broker is killed (its profilers with it) and the block returns once Ray
+    has released the name, so a later block in the same Ray session (``canao finalize``
+    after a search) starts its own broker instead of finding the old one dying.
+    """
+    broker = start_broker(devices, cache_dir, tuning, protocol, use_cache, name)
+    try:
+        yield broker
+    finally:
+        ray.kill(broker)
+        _wait_until_released(name)
+
+
+def _wait_until_released(name: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(name)
+        except ValueError:
+            return
+        time.sleep(0.05)
+
+
+def get_broker(name: str = BROKER_NAME):
+    """The running broker; raises with what to do if none was started."""
+    try:
+        return ray.get_actor(name)
+    except ValueError:
+        raise RuntimeError(
+            f"no profiler broker named {name!r} is running: call device_profilers.start_broker(...) before Tuner.fit()"
+        ) from None
+
+
+def measure_latency(
+    arch: Arch | dict,
+    device: str = "local-cpu",
+    backend: str = "tvm",
+    batch: int = 1,
+    seq_len: int = 128,
+    broker_name: str = BROKER_NAME,
+) -> Latency:
+    """Latency of ``arch`` from the broker; callable from any Ray task, actor or trainable."""
+    target = MeasureTarget(device, backend, batch, seq_len)
+    return ray.get(get_broker(broker_name).measure.remote(arch, target))
+
+
+def predict_latency(
+    arch: Arch | dict,
+    device: str = "local-cpu",
+    backend: str = "tvm",
+    batch: int = 1,
+    seq_len: int = 128,
+    broker_name: str = BROKER_NAME,
+) -> Prediction | None:
+    """What the broker's online latency model predicts for ``arch``, with its spread."""
+    target = MeasureTarget(device, backend, batch, seq_len)
+    return ray.get(get_broker(broker_name).predict.remote(arch, target))
+
+
+def measure_model_latency(
+    model,
+    device: str = "local-cpu",
+    backend: str = "tvm",
+    batch: int = 1,
+    seq_len: int = 128,
+    broker_name: str = BROKER_NAME,
+) -> Latency:
+    """Latency of your own BERT-family model: an ONNX file path, ONNX bytes, or a Hugging
+    Face-style classifier (called with ``input_ids=``, its output has ``.logits``), exported
+    here with the dynamo exporter at [batch, seq_len]. Callable like ``measure_latency``.
+    """
+    import torch
+
+    from ..export import export_onnx
+
+    if isinstance(model, torch.nn.Module):
+        with scratch_dir() as tmp:
+            model = export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len).read_bytes()
+    elif not isinstance(model, bytes):
+        model = Path(model).read_bytes()
+    target = MeasureTarget(device, backend, batch, seq_len)
+    return ray.get(get_broker(broker_name).measure_onnx.remote(model, target))
+
+
+@contextmanager
+def training_turn(broker_name: str = BROKER_NAME):
+    """Train inside this block only while no latency is being measured on this node.
+
+    Take it around short stretches of work (a few dozen steps), not whole runs: a
+    measurement waits for every open turn on its node to end.
+    """
+    broker = get_broker(broker_name)
+    node = ray.get_runtime_context().get_node_id()
+    ray.get(broker.begin_training.remote(node))
+    try:
+        yield
+    finally:
+        ray.get(broker.end_training.remote(node))
+
+
+def profile_arch(
+    arch: Arch,
+    device: Device,
+    backends: list[str],
+    *,
+    batch: int,
+    seq_len: int,
+    cache_dir: str | Path,
+    tuning: TuningSettings = TuningSettings(),
+    protocol: MeasureProtocol = MeasureProtocol(),
+    use_cache: bool = True,
+) -> list[Latency]:
+    """Measure ``arch`` with each backend through a broker of its own, as a search would (same
+    protocol, cache, tuning database and placement); starts Ray here if none is running.
+
+    Raises ``ValueError`` for a backend the device cannot run and ``ConnectionError`` for an
+    unreachable RPC tracker, before anything is measured.
+    """
+    for backend in backends:
+        check_backend(backend, remote=device.rpc is not None)
+    if device.rpc is not None:
+        device.rpc.check_reachable()
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        with running_broker([device], str(cache_dir), tuning, protocol, use_cache):
+            return [measure_latency(arch, device.name, backend, batch, seq_len) for backend in backends]
+    finally:
+        if started_here:
+            ray.shutdown()
