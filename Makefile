@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.canao-installed
 SETUP_HASH := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+PYTEST := $(VENV)/bin/python -m pytest -q --durations=15
 
-.PHONY: setup demo test sst2 clean
+.PHONY: setup demo test test-fast lint sst2 clean
 
 setup:
 	@if [ ! -x $(VENV)/bin/python ]; then $(PYTHON) -m venv $(VENV); fi
@@ -20,11 +21,18 @@ setup:
 demo: setup
 	$(VENV)/bin/canao search
 
+test: setup
+	$(PYTEST) tests
+
+test-fast: setup
+	$(PYTEST) -m "not slow" tests
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
 sst2: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python experiments/canao_sst2.py
-
-test: setup
-	$(VENV)/bin/python -m pytest -q --durations=15 tests
 
 clean:
 	rm -rf $(VENV) canao_runs

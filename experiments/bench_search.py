@@ -214,7 +214,7 @@ def budget_section(args, space: BertSpace, rows: dict, budget: float, label: str
     return lines, result
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", type=Path, default=HERE / "results" / "search_benchmark.json")
     parser.add_argument("--seeds", type=int, default=10)
@@ -231,7 +231,8 @@ def main() -> int:
     parser.add_argument("--scheduler-trials", type=int, default=32)
     parser.add_argument("--md", type=Path, default=HERE / "results" / "bench_search.md")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "bench_search.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    command = " ".join(sys.argv[1:] if argv is None else argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     space, rows = load_table(args.table)
@@ -253,7 +254,7 @@ def main() -> int:
         f"# Search benchmark: {len(rows)} architectures, {args.seeds} seeds",
         "",
         f"Table: `{args.table.name}` ({json.loads(args.table.read_text())['task']}). Hypervolume in score x ms. Command: `python experiments/bench_search.py "
-        + " ".join(sys.argv[1:])
+        + command
         + "`.",
         "",
     ]

@@ -26,11 +26,12 @@ import argparse
 import tempfile
 
 import torch
+import yaml
 from ray import tune
 from transformers import BertConfig, BertForSequenceClassification
 
 from canao_ray import CONSTRAINT_KEY, FINAL_KEY, ConstrainedOptunaSearch, HypervolumeHistory, ParetoASHA  # canao
-from device_profilers import TuningSettings, local_cpu, measure_model_latency, running_broker  # canao
+from device_profilers import MeasureProtocol, TuningSettings, local_cpu, measure_model_latency, running_broker  # canao
 
 SEQ_LEN, EPOCHS, STEPS_PER_EPOCH = 16, 3, 30
 
@@ -77,7 +78,7 @@ def train_classifier(config: dict, backend: str, budget_ms: float) -> None:
         )  # canao: + measured, final
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-samples", type=int, default=6)
     parser.add_argument("--backend", default="tvm", help="tvm (default) or ort")
@@ -89,7 +90,10 @@ def main() -> int:
         "--cache-dir", default=None, help="tuning database and latency cache (default: a temporary directory)"
     )
     parser.add_argument("--out", default=None, help="Tune's storage path (default: a temporary directory)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--protocol", type=yaml.safe_load, default={}, help="measurement protocol fields to change, as YAML"
+    )
+    args = parser.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="plain-tune-")
     cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="plain-tune-cache-")
 
@@ -99,9 +103,8 @@ def main() -> int:
         tune.with_parameters(train_classifier, backend=args.backend, budget_ms=args.budget_ms),
         param_space=space,
         tune_config=tune.TuneConfig(
-            search_alg=ConstrainedOptunaSearch(
-                metric=metrics, mode=modes
-            ),  # canao: was OptunaSearch(metric=..., mode=...)
+            # canao: was OptunaSearch(metric=..., mode=...)
+            search_alg=ConstrainedOptunaSearch(metric=metrics, mode=modes),
             scheduler=ParetoASHA(metrics, modes, max_t=EPOCHS),  # canao: was ASHAScheduler(...)
             num_samples=args.num_samples,
         ),
@@ -111,7 +114,8 @@ def main() -> int:
             callbacks=[HypervolumeHistory(f"{out}/hypervolume.jsonl", metrics, modes, (0.0, args.budget_ms))],  # canao
         ),
     )
-    with running_broker([local_cpu()], cache_dir, TuningSettings(trials_per_task=args.trials_per_task)):  # canao
+    tuning, protocol = TuningSettings(trials_per_task=args.trials_per_task), MeasureProtocol(**args.protocol)
+    with running_broker([local_cpu()], cache_dir, tuning, protocol):  # canao
         results = tuner.fit()
     for result in results:
         m = result.metrics

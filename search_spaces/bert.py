@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from .arch import Arch
 
@@ -34,10 +34,12 @@ class BertSpace(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    num_layers: tuple[StrictInt, ...] = (1, 2, 3, 4)
-    num_heads: tuple[StrictInt, ...] = (2, 4)
-    head_dim: tuple[StrictInt, ...] = (16, 32, 64)
-    ffn_ratio: tuple[StrictInt, ...] = (2, 4)
+    num_layers: tuple[StrictInt, ...] = Field((1, 2, 3, 4), description="encoder depths")
+    num_heads: tuple[StrictInt, ...] = Field((2, 4), description="attention heads per layer")
+    head_dim: tuple[StrictInt, ...] = Field(
+        (16, 32, 64), description="size of each head: hidden size = heads x head size"
+    )
+    ffn_ratio: tuple[StrictInt, ...] = Field((2, 4), description="FFN width as a multiple of the hidden size")
 
     @field_validator(*PARAMS)
     @classmethod

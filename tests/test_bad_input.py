@@ -1,8 +1,10 @@
-"""Every kind of bad input to ``canao search``, run as a user runs it (a real process):
-each exits 2 with one line naming the field and what to do, and writes no run directory.
+"""Every kind of bad input to ``canao search``: each exits 2 with one line naming the field
+and what to do, and writes no run directory.
 
-The last two cases start Ray and a profiler, since only the cluster knows its CPUs and
-only a measurement knows that no architecture of the space meets the budget.
+The cases run through ``canao_ray.cli.main`` in this process; one of them also runs as a
+user runs it (a real process), so the whole process's stderr is checked to be one line.
+The last two cases need the shared local Ray and a profiler, since only the cluster knows
+its CPUs and only a measurement knows that no architecture of the space meets the budget.
 """
 
 import os
@@ -10,6 +12,8 @@ import subprocess
 import sys
 
 import pytest
+
+from canao_ray.cli import main
 
 QUICK = (
     "protocol: {warmup: 1, repeats: 3, min_repeat_ms: 2, blocks: 1, block_pause_s: 0, max_blocks: 1, quiet_wait_s: 0}"
@@ -53,9 +57,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
-    yaml_text, message = CASES[case]
+NEEDS_RAY = ("more CPUs per trial than the cluster has", "a budget no architecture can meet")
+
+
+def _config(tmp_path, yaml_text):
     config = tmp_path / "config.yaml"
     if yaml_text is not None:
         data = tmp_path / "glue"
@@ -63,28 +68,57 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
         for split in ("train", "dev"):
             (data / "sst2" / f"{split}.tsv").write_text("text\tlabel\nfine\t1\n")  # SST-2 calls it "sentence"
         config.write_text(yaml_text.replace("DATA", str(data)))
+    return config
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in NEEDS_RAY else c for c in CASES])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path, monkeypatch, capsys, request):
+    yaml_text, message = CASES[case]
+    if case in NEEDS_RAY:
+        request.getfixturevalue("ray_cluster")
+    monkeypatch.setenv("CANAO_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "run"
-    proc = subprocess.run(
-        [sys.executable, "-m", "canao_ray.cli", "search", "--config", str(config), "--out", str(out)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "CANAO_CACHE_DIR": str(tmp_path / "cache")},
-    )  # fmt: skip
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert message in proc.stderr, proc.stderr[-2000:]
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
+    assert main(["search", "--config", str(_config(tmp_path, yaml_text)), "--out", str(out)]) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr, stderr[-2000:]
+    assert len(stderr.strip().splitlines()) == 1, stderr[-2000:]
     assert not out.exists()
 
 
-def test_an_output_directory_in_use_is_refused_and_left_as_it_was(tmp_path):
+@pytest.mark.slow
+def test_bad_input_in_a_real_process_prints_one_line_and_nothing_else(tmp_path):
+    """The whole process's stderr: no warning of a library stands before canao's line."""
+    yaml_text, message = CASES["unknown nested key"]
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "mine.txt").write_text("keep")
+    command = [
+        sys.executable,
+        "-m",
+        "canao_ray.cli",
+        "search",
+        "--config",
+        str(_config(tmp_path, yaml_text)),
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(
-        [sys.executable, "-m", "canao_ray.cli", "search", "--out", str(out)],
+        command,
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "CANAO_CACHE_DIR": str(tmp_path / "cache")},
     )
-    assert proc.returncode == 2 and "is not empty; choose a new --out" in proc.stderr
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[
+        -2000:
+    ]
+    assert not out.exists()
+
+
+def test_an_output_directory_in_use_is_refused_and_left_as_it_was(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    assert main(["search", "--out", str(out)]) == 2
+    assert "is not empty; choose a new --out" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
 

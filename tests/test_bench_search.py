@@ -2,18 +2,14 @@
 are the ones issue 5's acceptance reads, so their shape and bounds are checked here."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "bench_search.py"
+from experiment_scripts import load_script
 
 
 def test_bench_search_writes_bounded_figures_per_budget(tmp_path):
-    command = [sys.executable, str(SCRIPT), "--seeds", "2", "--samplers", "random,tpe", "--grace-periods", "2",
-               "--reduction-factors", "2", "--md", str(tmp_path / "b.md"), "--json", str(tmp_path / "b.json")]  # fmt: skip
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    args = ["--seeds", "2", "--samplers", "random,tpe", "--grace-periods", "2",
+            "--reduction-factors", "2", "--md", str(tmp_path / "b.md"), "--json", str(tmp_path / "b.json")]  # fmt: skip
+    assert load_script("bench_search").main(args) == 0
     result = json.loads((tmp_path / "b.json").read_text())
     assert [b["label"].split()[1] for b in result["budgets"]] == ["0.5", "0.25"]
     for budget in result["budgets"]:

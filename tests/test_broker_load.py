@@ -11,10 +11,13 @@ driver, each with its own stream of calls to the broker actor, as trials would h
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import ray
 
 from device_profilers import MeasureProtocol, get_broker, local_cpu, measure_latency, running_broker
 from search_spaces import Arch
+
+pytestmark = pytest.mark.slow  # real Ray, TVM or processes
 
 ARCHS = [Arch(layers, 32, 2, ffn) for layers, ffn in itertools.product((1, 2), (32, 64, 128))]
 BACKENDS = ("ort", "torch")

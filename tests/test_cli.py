@@ -1,73 +1,85 @@
-"""The ``canao profile`` and ``canao tune`` commands, run as a user runs them (real processes)."""
+"""The ``canao profile``, ``tune`` and ``finalize`` commands through ``canao_ray.cli.main``,
+in this process, on the shared local Ray where they need one."""
 
 import json
-import os
-import subprocess
-import sys
+
+import pytest
+
+from canao_ray.cli import main
 
 REQUIRED = {"median_ms", "p90_ms", "backend", "device", "batch", "seq_len"}
+#: The test checks what profile prints, not the latency's value: short blocks, no quiet-core wait.
+QUICK = "{warmup: 1, repeats: 5, min_repeat_ms: 5, blocks: 2, block_pause_s: 0, max_blocks: 3, quiet_wait_s: 0}"
 
 
-def _canao(*args, cache_dir):
-    env = {**os.environ, "CANAO_CACHE_DIR": str(cache_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "canao_ray.cli", *args], capture_output=True, text=True, env=env, timeout=600
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANAO_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.slow
+def test_profile_prints_one_json_object_per_backend(ray_cluster, capsys):
+    arch = '{"num_layers": 1, "hidden_size": 32, "num_heads": 2, "intermediate_size": 64}'
+    assert (
+        main(["profile", "--arch", arch, "--backend", "ort,torch", "--seq-len", "16", "--protocol", QUICK, "--json"])
+        == 0
     )
-
-
-def test_profile_prints_one_json_object_per_backend(tmp_path):
-    proc = _canao(
-        "profile",
-        "--arch",
-        '{"num_layers": 1, "hidden_size": 32, "num_heads": 2, "intermediate_size": 64}',
-        "--backend",
-        "ort,torch",
-        "--seq-len",
-        "16",
-        "--json",
-        cache_dir=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [row["backend"] for row in rows] == ["ort", "torch"]
     for row in rows:
         assert set(row) >= REQUIRED and row["median_ms"] > 0 and (row["batch"], row["seq_len"]) == (1, 16)
 
 
-def test_profile_rejects_bad_arch_and_unreachable_tracker(tmp_path):
-    bad = _canao("profile", "--arch", "L2-H100-A3-I10", cache_dir=tmp_path)
-    assert bad.returncode == 2 and "not divisible" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
-    remote = _canao(
-        "profile", "--arch", "L1-H32-A2-I64", "--device", "board", "--rpc-tracker", "127.0.0.1:1", cache_dir=tmp_path
-    )
-    assert remote.returncode == 2 and "cannot reach the TVM RPC tracker at 127.0.0.1:1" in remote.stderr
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--arch", "L2-H100-A3-I10"], "not divisible"),
+        (
+            ["--arch", "L1-H32-A2-I64", "--device", "board", "--rpc-tracker", "127.0.0.1:1"],
+            "cannot reach the TVM RPC tracker at 127.0.0.1:1",
+        ),
+        (["--arch", "L1-H32-A2-I64", "--backend", "tensorrt"], "--backend: unknown backend 'tensorrt'"),
+        (["--arch", "L1-H32-A2-I64", "--protocol", "{blocks: 0}"], "protocol.blocks must be at least 1"),
+    ],
+)
+def test_profile_rejects_bad_input_with_one_line(args, message, capsys):
+    assert main(["profile", *args]) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr and len(stderr.strip().splitlines()) == 1, stderr
 
 
-def test_tune_is_resumable(tmp_path):
+@pytest.mark.slow
+def test_tune_is_resumable(tmp_path, capsys):
     config = tmp_path / "space.yaml"
     config.write_text(
         "task: {seq_len: 16}\n"
         "space: {num_layers: [1, 2], num_heads: [2], head_dim: [16], ffn_ratio: [2]}\n"
-        "latency: {tuning: {trials_per_task: 4}}\n"
+        "latency: {tuning: {trials_per_task: 4, min_flops_share: 0.1}}\n"
     )
-    first = _canao("tune", "--config", str(config), cache_dir=tmp_path / "cache")
-    assert first.returncode == 0, first.stderr
-    assert "1 layer shapes" in first.stdout and "0 already in the database" in first.stdout
-    again = _canao("tune", "--config", str(config), cache_dir=tmp_path / "cache")
-    assert again.returncode == 0 and " 0 tasks tuned" in again.stdout
+    assert main(["tune", "--config", str(config)]) == 0
+    first = capsys.readouterr().out
+    assert "1 layer shapes" in first and "0 already in the database" in first
+    assert main(["tune", "--config", str(config)]) == 0
+    assert " 0 tasks tuned" in capsys.readouterr().out
 
 
-def test_finalize_rejects_a_directory_that_is_not_a_finished_search(tmp_path):
-    missing = _canao("finalize", str(tmp_path / "nothing"), cache_dir=tmp_path)
-    assert missing.returncode == 2 and "has no config.yaml" in missing.stderr
+def test_finalize_rejects_a_directory_that_is_not_a_finished_search(tmp_path, capsys):
+    codes, errors = [], []
+
+    def finalize(path):
+        codes.append(main(["finalize", str(path)]))
+        errors.append(capsys.readouterr().err)
+
+    finalize(tmp_path / "nothing")
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text("name: unfinished\n")
-    unfinished = _canao("finalize", str(run), cache_dir=tmp_path)
-    assert unfinished.returncode == 2 and "has no pareto.json" in unfinished.stderr
+    finalize(run)
     (run / "pareto.json").write_text("[]")
-    empty = _canao("finalize", str(run), cache_dir=tmp_path)
-    assert empty.returncode == 2 and "front" in empty.stderr and "is empty" in empty.stderr
-    for proc in (missing, unfinished, empty):
-        assert len(proc.stderr.strip().splitlines()) == 1
+    finalize(run)
+    assert codes == [2, 2, 2]
+    assert "has no config.yaml" in errors[0] and "has no pareto.json" in errors[1]
+    assert "front" in errors[2] and "is empty" in errors[2]
+    assert all(len(error.strip().splitlines()) == 1 for error in errors)
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "pareto.json"]

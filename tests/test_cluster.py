@@ -1,18 +1,19 @@
 """Scale-out on a real two-node Ray cluster (``ray.cluster_utils.Cluster``, both nodes on
-this machine): the search joins it with ``--address``, trials run where there are CPUs,
-and latency is measured only on the node that carries the device's resource.
+this machine): the search joins it with ``--address`` (``canao_ray.cli.main`` in this
+process, as the driver), trials run where there are CPUs, and latency is measured only on
+the node that carries the device's resource.
 
 Latency comes from ONNX Runtime to keep the test short; placement does not depend on
 the backend."""
-
-import subprocess
-import sys
 
 import pytest
 import ray
 from ray.cluster_utils import Cluster
 
+from canao_ray.cli import main
 from device_profilers.files import read_records
+
+pytestmark = pytest.mark.slow
 
 DEVICE_RESOURCE = "canao-test-board"
 CONFIG = """
@@ -25,9 +26,11 @@ training: {epochs: 1}
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_nodes():
-    """A head node with the CPUs for trials, and a node with no CPUs but the device."""
+    """A head node with the CPUs for trials, and a node with no CPUs but the device; the
+    suite's shared Ray is shut down first (a driver joins one cluster at a time)."""
+    ray.shutdown()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
     device_node = cluster.add_node(num_cpus=0, resources={DEVICE_RESOURCE: 1})
     cluster.wait_for_nodes()
@@ -40,34 +43,23 @@ def _search(tmp_path, cluster, resource):
     config = tmp_path / f"{resource}.yaml"
     config.write_text(CONFIG % resource + f"cache_dir: {tmp_path / 'cache'}\n")
     out = tmp_path / resource
-    command = [
-        sys.executable,
-        "-m",
-        "canao_ray.cli",
-        "search",
-        "--config",
-        str(config),
-        "--out",
-        str(out),
-        "--address",
-        cluster.address,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900), out
+    return main(["search", "--config", str(config), "--out", str(out), "--address", cluster.address]), out
+
+
+def test_a_device_no_node_offers_is_refused_before_anything_is_written(tmp_path, two_nodes, capsys):
+    cluster, _ = two_nodes
+    code, run_dir = _search(tmp_path, cluster, "no-such-board")
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert "no node of the Ray cluster offers {'no-such-board': 1}" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert not run_dir.exists()
 
 
 def test_latency_is_measured_on_the_node_with_the_device(tmp_path, two_nodes):
     cluster, device_node = two_nodes
-    proc, run_dir = _search(tmp_path, cluster, DEVICE_RESOURCE)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    code, run_dir = _search(tmp_path, cluster, DEVICE_RESOURCE)
+    assert code == 0
     records = read_records(run_dir / "trials.jsonl")
     assert len(records) == 2
     assert {r["latency"]["node"] for r in records} == {device_node.node_id}
-
-
-def test_a_device_no_node_offers_is_refused_before_anything_is_written(tmp_path, two_nodes):
-    cluster, _ = two_nodes
-    proc, run_dir = _search(tmp_path, cluster, "no-such-board")
-    assert proc.returncode == 2
-    assert "no node of the Ray cluster offers {'no-such-board': 1}" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert not run_dir.exists()

@@ -80,3 +80,12 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("CANAO_CACHE_DIR", str(tmp_path / "env"))
     assert SearchConfig().resolved_cache_dir() == tmp_path / "env"
     assert SearchConfig(cache_dir=str(tmp_path / "cfg")).resolved_cache_dir() == tmp_path / "cfg"
+
+
+def test_the_config_reference_in_docs_matches_the_schema():
+    """docs/config.md is generated: regenerate it with python -m canao_ray.config.reference."""
+    from pathlib import Path
+
+    from canao_ray.config.reference import config_reference
+
+    assert (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text() == config_reference()

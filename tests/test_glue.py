@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr
 
-from canao_ray.data import GLUE_TASKS, GlueDataError, load_glue
-from canao_ray.data import task_metrics as glue_metrics
+from canao_ray.data import GLUE_TASKS, GlueDataError, load_glue, task_metrics
 
 GLUE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue"
 needs_glue = pytest.mark.skipif(not GLUE_DIR.is_dir(), reason=f"GLUE data not found at {GLUE_DIR}")
@@ -65,14 +64,14 @@ def test_metrics_match_their_definitions():
     predicted = logits.argmax(-1)
     tp, tn = np.sum((predicted == 1) & (labels == 1)), np.sum((predicted == 0) & (labels == 0))
     fp, fn = np.sum((predicted == 1) & (labels == 0)), np.sum((predicted == 0) & (labels == 1))
-    mrpc = glue_metrics(GLUE_TASKS["mrpc"], logits, labels)
+    mrpc = task_metrics(GLUE_TASKS["mrpc"], logits, labels)
     assert mrpc["accuracy"] == pytest.approx((tp + tn) / 400)
     assert mrpc["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
     mcc = (tp * tn - fp * fn) / np.sqrt(float((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
-    assert glue_metrics(GLUE_TASKS["cola"], logits, labels)["matthews_correlation"] == pytest.approx(mcc)
+    assert task_metrics(GLUE_TASKS["cola"], logits, labels)["matthews_correlation"] == pytest.approx(mcc)
 
     scores = rng.uniform(0, 5, 300)
     noisy = scores + rng.normal(scale=1.0, size=300)
-    stsb = glue_metrics(GLUE_TASKS["stsb"], noisy[:, None], scores)
+    stsb = task_metrics(GLUE_TASKS["stsb"], noisy[:, None], scores)
     assert stsb["pearson"] == pytest.approx(pearsonr(noisy, scores)[0])
     assert stsb["spearmanr"] == pytest.approx(spearmanr(noisy, scores)[0])

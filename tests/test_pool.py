@@ -14,11 +14,12 @@ from device_profilers import (
     local_cpu,
     measure_latency,
     running_broker,
-    start_broker,
     training_turn,
 )
 from device_profilers.devices import host_target
 from search_spaces import Arch
+
+pytestmark = pytest.mark.slow  # real Ray, TVM or processes
 
 TINY = Arch(1, 32, 2, 64)
 ONE_BLOCK = MeasureProtocol(
@@ -34,6 +35,7 @@ def two_node_cluster():
     Both nodes are processes on this machine; the resource is what a board's host
     would advertise (``ray start --resources '{"device:edge": 1}'``).
     """
+    ray.shutdown()  # the suite's shared Ray: this test's driver joins its own cluster
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     edge_node = cluster.add_node(num_cpus=1, resources={"device:edge": 1})
     ray.init(address=cluster.address, log_to_driver=False)
@@ -44,15 +46,19 @@ def two_node_cluster():
 
 def test_profilers_are_placed_by_device_resource(two_node_cluster, tmp_path):
     edge = Device("edge", target=host_target(1), num_threads=1, resources={"device:edge": 1})
-    broker = start_broker([local_cpu(1), edge], str(tmp_path), NO_TUNING, ONE_BLOCK)
-    nodes = ray.get(broker.profiler_nodes.remote())
-    assert nodes["edge"] == two_node_cluster.node_id
-    latency = measure_latency(TINY, device="edge", backend="ort", seq_len=16)
+    with running_broker([local_cpu(1), edge], str(tmp_path), NO_TUNING, ONE_BLOCK) as broker:
+        nodes = ray.get(broker.profiler_nodes.remote())
+        assert nodes["edge"] == two_node_cluster.node_id
+        latency = measure_latency(TINY, device="edge", backend="ort", seq_len=16)
     assert latency.device == "edge" and latency.median_ms > 0
 
 
 def test_measurement_waits_for_training_on_its_node(ray_cluster, tmp_path):
-    broker = start_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK, use_cache=False)
+    with running_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK, use_cache=False):
+        _measure_after_a_training_turn(tmp_path)
+
+
+def _measure_after_a_training_turn(tmp_path):
     measure_latency(TINY, backend="ort", seq_len=16)  # warm the profiler: only the wait is timed below
 
     opened = tmp_path / "turn-opened"
@@ -71,7 +77,6 @@ def test_measurement_waits_for_training_on_its_node(ray_cluster, tmp_path):
         time.sleep(0.05)
     latency = measure_latency(TINY, backend="ort", seq_len=16)
     assert latency.measured_at >= ray.get(turn_ended)
-    del broker
 
 
 def test_back_to_back_broker_blocks_in_one_session(ray_cluster, tmp_path):

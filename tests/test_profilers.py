@@ -10,25 +10,31 @@ from pathlib import Path
 
 import pytest
 import ray
+from conftest import TINY
 
 from device_profilers import (
     DeviceProfiler,
     MeasureProtocol,
+    MeasureTarget,
     TuningSettings,
     local_cpu,
     measure_latency,
     measure_model_latency,
-    start_broker,
+    running_broker,
 )
 from search_spaces import Arch
 
-TINY = Arch(1, 32, 2, 64)
+pytestmark = pytest.mark.slow  # real Ray, TVM or processes
+
 QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3, quiet_wait_s=0)
 TUNING = TuningSettings(trials_per_task=4)  # 2 sometimes left a task with no valid candidate
+#: Tunes only the four matmuls holding 10% or more of the FLOPs: what the tests check, in half the time.
+FEW_TASKS = TuningSettings(trials_per_task=4, min_flops_share=0.1)
+NO_TUNING = TuningSettings(trials_per_task=0)
 
 
 def test_tvm_tunes_once_then_reuses_the_database(tmp_path):
-    profiler = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK)
+    profiler = DeviceProfiler(local_cpu(), str(tmp_path), FEW_TASKS, QUICK)
     first = profiler.measure(TINY, "tvm", 1, 16)
     assert first.backend == "tvm" and first.median_ms > 0
     assert first.tuned_tasks > 0 and first.reused_tasks == 0
@@ -44,14 +50,13 @@ def test_ort_backend_measures(tmp_path):
 
 
 def test_broker_routes_and_caches(ray_cluster, tmp_path):
-    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), QUICK)
-    first = measure_latency(TINY.to_dict(), backend="ort", seq_len=16)
-    second = measure_latency(TINY, backend="ort", seq_len=16)
-    assert not first.cached and second.cached
-    assert second.median_ms == first.median_ms and second.compile_s == 0.0
-    with pytest.raises(ray.exceptions.RayTaskError, match="no profiler for device"):
-        measure_latency(TINY, device="pixel7", seq_len=16)
-    del broker
+    with running_broker([local_cpu()], str(tmp_path), NO_TUNING, QUICK):
+        first = measure_latency(TINY.to_dict(), backend="ort", seq_len=16)
+        second = measure_latency(TINY, backend="ort", seq_len=16)
+        assert not first.cached and second.cached
+        assert second.median_ms == first.median_ms and second.compile_s == 0.0
+        with pytest.raises(ray.exceptions.RayTaskError, match="no profiler for device"):
+            measure_latency(TINY, device="pixel7", seq_len=16)
 
 
 def test_users_own_model_is_measured_from_a_module_or_an_onnx_file(ray_cluster, tmp_path):
@@ -62,15 +67,14 @@ def test_users_own_model_is_measured_from_a_module_or_an_onnx_file(ray_cluster, 
     onnx_path = export_onnx(
         model, tmp_path / "mine.onnx", 1, 16, inputs=("input_ids", "attention_mask", "token_type_ids")
     )
-    broker = start_broker([local_cpu()], str(tmp_path / "cache"), TUNING, QUICK)
-    first = measure_model_latency(onnx_path, backend="ort", seq_len=16)
-    again = measure_model_latency(onnx_path.read_bytes(), backend="ort", seq_len=16)
-    assert first.arch_key.startswith("onnx-") and first.median_ms > 0 and not first.cached
-    assert again.cached and again.arch_key == first.arch_key
-    # The module itself, exported by the call and compiled with TVM.
-    compiled = measure_model_latency(model, backend="tvm", seq_len=16)
-    assert compiled.backend == "tvm" and compiled.median_ms > 0 and compiled.tuned_tasks > 0
-    del broker
+    with running_broker([local_cpu()], str(tmp_path / "cache"), TUNING, QUICK):
+        first = measure_model_latency(onnx_path, backend="ort", seq_len=16)
+        again = measure_model_latency(onnx_path.read_bytes(), backend="ort", seq_len=16)
+        assert first.arch_key.startswith("onnx-") and first.median_ms > 0 and not first.cached
+        assert again.cached and again.arch_key == first.arch_key
+        # The module itself, exported by the call and compiled with TVM.
+        compiled = measure_model_latency(model, backend="tvm", seq_len=16)
+        assert compiled.backend == "tvm" and compiled.median_ms > 0 and compiled.tuned_tasks > 0
 
 
 def test_torch_backend_measures_with_the_same_protocol(tmp_path):
@@ -83,15 +87,15 @@ def test_killed_profiler_is_restarted_and_the_request_retried(ray_cluster, tmp_p
     slow = MeasureProtocol(
         warmup=1, repeats=30, min_repeat_ms=100, blocks=2, block_pause_s=0, max_blocks=2, block_ms=3000
     )
-    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=0), slow, use_cache=False)
-    profiler = ray.get(broker.profiler.remote("local-cpu"))
-    pid_before = ray.get(profiler.pid.remote())
-    pending = broker.measure.remote(TINY, "local-cpu", "ort", 1, 16)
-    time.sleep(4)
-    ray.kill(profiler, no_restart=False)
-    latency = ray.get(pending, timeout=120)
-    assert latency.median_ms > 0 and latency.backend == "ort"
-    assert ray.get(profiler.pid.remote()) != pid_before  # answered by the restarted actor
+    with running_broker([local_cpu()], str(tmp_path), NO_TUNING, slow, use_cache=False) as broker:
+        profiler = ray.get(broker.profiler.remote("local-cpu"))
+        pid_before = ray.get(profiler.pid.remote())
+        pending = broker.measure.remote(TINY, MeasureTarget("local-cpu", "ort", 1, 16))
+        time.sleep(4)
+        ray.kill(profiler, no_restart=False)
+        latency = ray.get(pending, timeout=120)
+        assert latency.median_ms > 0 and latency.backend == "ort"
+        assert ray.get(profiler.pid.remote()) != pid_before  # answered by the restarted actor
     # The killed profiler's exported model is removed by its successor.
     assert not list(Path(tempfile.gettempdir()).glob(f"canao-scratch-{pid_before}-*"))
 
@@ -99,30 +103,27 @@ def test_killed_profiler_is_restarted_and_the_request_retried(ray_cluster, tmp_p
 def test_profiler_killed_while_tuning_is_restarted_and_the_database_stays_loadable(ray_cluster, tmp_path):
     from tvm.s_tir import meta_schedule as ms
 
-    broker = start_broker([local_cpu()], str(tmp_path), TuningSettings(trials_per_task=8), QUICK, use_cache=False)
-    profiler = ray.get(broker.profiler.remote("local-cpu"))
-    pid_before = ray.get(profiler.pid.remote())
     records = tmp_path / "tvm" / "local-cpu" / "database_tuning_record.json"
-    pending = broker.measure.remote(TINY, "local-cpu", "tvm", 1, 16)
-    deadline = time.monotonic() + 300
-    while not (records.is_file() and records.stat().st_size > 0):  # tuning has committed records
-        assert time.monotonic() < deadline, "tuning never wrote a record"
-        time.sleep(0.2)
-    os.kill(pid_before, signal.SIGKILL)  # a crash, not a polite stop
-    latency = ray.get(pending, timeout=600)
-    assert latency.backend == "tvm" and latency.median_ms > 0
-    assert ray.get(profiler.pid.remote()) != pid_before
+    with running_broker([local_cpu()], str(tmp_path), FEW_TASKS, QUICK, use_cache=False) as broker:
+        profiler = ray.get(broker.profiler.remote("local-cpu"))
+        pid_before = ray.get(profiler.pid.remote())
+        pending = broker.measure.remote(TINY, MeasureTarget("local-cpu", "tvm", 1, 16))
+        deadline = time.monotonic() + 300
+        while not (records.is_file() and records.stat().st_size > 0):  # tuning has committed records
+            assert time.monotonic() < deadline, "tuning never wrote a record"
+            time.sleep(0.2)
+        os.kill(pid_before, signal.SIGKILL)  # a crash, not a polite stop
+        latency = ray.get(pending, timeout=600)
+        assert latency.backend == "tvm" and latency.median_ms > 0
+        assert ray.get(profiler.pid.remote()) != pid_before
     assert len(ms.database.JSONDatabase(work_dir=str(records.parent))) > 0
-    del broker
 
 
-def test_tuning_database_cut_by_a_kill_mid_append_is_trimmed_on_open(tmp_path):
-    profiler = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK)
-    profiler.tune(TINY, 1, 16)
-    records = tmp_path / "tvm" / "local-cpu" / "database_tuning_record.json"
+def test_tuning_database_cut_by_a_kill_mid_append_is_trimmed_on_open(tuned_cache):
+    records = tuned_cache / "tvm" / "local-cpu" / "database_tuning_record.json"  # TINY's shapes, tuned
     whole = records.read_bytes()
     records.write_bytes(whole + whole.splitlines(keepends=True)[0][:40])  # the remains of a kill
-    again = DeviceProfiler(local_cpu(), str(tmp_path), TUNING, QUICK).measure(TINY, "tvm", 1, 16)
+    again = DeviceProfiler(local_cpu(), str(tuned_cache), TUNING, QUICK).measure(TINY, "tvm", 1, 16)
     assert again.median_ms > 0 and again.tuned_tasks == 0  # the whole records were kept
     assert records.read_bytes() == whole
 

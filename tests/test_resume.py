@@ -11,11 +11,14 @@ import sys
 import time
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from canao_ray.keys import DUPLICATE_OF
 from canao_ray.results import verify_run
 from device_profilers.files import read_records
+
+pytestmark = pytest.mark.slow  # real Ray, TVM or processes
 
 CONFIG = """
 name: resume

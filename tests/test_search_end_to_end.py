@@ -2,12 +2,16 @@
 
 import json
 
+import pytest
+
 from canao_ray import SearchConfig, run_search
 from canao_ray.results import verify_run
 from device_profilers.files import read_records
 
+pytestmark = pytest.mark.slow  # real Ray, TVM or processes
 
-def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
+
+def test_three_trial_search_writes_the_run_directory(ray_cluster, tuned_cache, tmp_path):
     config = SearchConfig.from_dict(
         {
             "name": "e2e",
@@ -28,7 +32,7 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tmp_path):
                 },
             },
             "training": {"epochs": 2},
-            "cache_dir": str(tmp_path / "cache"),
+            "cache_dir": str(tuned_cache),  # TINY's shapes, which every candidate here repeats, tuned
         }
     )
     run_dir = run_search(config, tmp_path / "run")

@@ -15,10 +15,13 @@ import pytest
 from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings
 from device_profilers.backends.tvm import set_runtime_threads
 from device_profilers.devices import local_cpu
-from device_profilers.sync_probe import SyncProbe
+from device_profilers.measurement import SyncProbe
 from search_spaces import Arch
 
-pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a fork/join across cores needs two cores")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a fork/join across cores needs two cores"),
+]
 
 
 def median_reading(probe: SyncProbe) -> float:

@@ -21,7 +21,7 @@ def _join(loc: tuple) -> str:
     return text
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_annotation(annotation: Any) -> Any:
     """The model class or container behind ``X | None`` and ``Annotated[...]``."""
     while True:
         origin = typing.get_origin(annotation)
@@ -39,7 +39,7 @@ def _walk(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel] | None, F
     for part in loc:
         if isinstance(holder, type) and issubclass(holder, BaseModel) and part in holder.model_fields:
             info = holder.model_fields[part]
-            inner = _unwrap(info.annotation)
+            inner = unwrap_annotation(info.annotation)
             holder = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
         elif holder is None and info is not None:
             continue  # an item of a list or a mapping: the field's own info still applies
@@ -59,17 +59,18 @@ def _range(info: FieldInfo | None, violated: dict[str, Any]) -> str:
         if getattr(m, name, None) is not None
     }
     b.update({name: value for name, value in violated.items() if name in names})
+    b = {name: f"{value:g}" if isinstance(value, float) else value for name, value in b.items()}
     low = "gt" in b and f"({b['gt']}" or "ge" in b and f"[{b['ge']}"
     high = "lt" in b and f"{b['lt']})" or "le" in b and f"{b['le']}]"
     if low and high:
         return f"within {low}, {high}"
-    if b.get("gt") == 0:
+    if b.get("gt") in (0, "0"):
         unit = (info.json_schema_extra or {}).get("unit") if isinstance(info.json_schema_extra, dict) else None
         return f"a positive number of {unit}" if unit else "positive"
     if "gt" in b:
         return f"more than {b['gt']}"
     if "ge" in b:
-        return f"{b['ge']} or more" if b["ge"] == 0 else f"at least {b['ge']}"
+        return f"{b['ge']} or more" if b["ge"] in (0, "0") else f"at least {b['ge']}"
     return f"at most {b.get('le', b.get('lt'))}"
 
 
@@ -88,6 +89,8 @@ def _message(model: type[BaseModel], error: dict) -> str:
     loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
     where = _join(loc) or "config"
     holder, info = _walk(model, loc)
+    if kind == "missing":
+        return f"{where} is required here"
     if kind == "extra_forbidden":
         parent, _ = _walk(model, loc[:-1]) if loc[:-1] else (model, None)
         known = ", ".join(parent.model_fields) if parent else ""

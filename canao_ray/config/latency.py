@@ -67,7 +67,7 @@ class LatencySettings(Section):
     )
     protocol: MeasureProtocol = Field(default_factory=MeasureProtocol, description="how each latency is measured")
     rpc: RpcSettings | None = Field(None, description="a remote device behind a TVM RPC tracker")
-    resources: dict[str, Annotated[StrictFloat, Field(gt=0)]] = Field(
+    resources: dict[str, Annotated[StrictInt, Field(gt=0)] | Annotated[StrictFloat, Field(gt=0)]] = Field(
         default_factory=dict, description="Ray custom resources the device's profiler needs"
     )
     predictor: PredictorSettings | None = Field(

@@ -61,6 +61,8 @@ def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = 
                 scheduler=make_scheduler(config),
                 num_samples=config.search.num_samples,
                 max_concurrent_trials=config.search.max_concurrent_trials,
+                # A trial's process imports torch, transformers and canao: reused, the next trial starts at once.
+                reuse_actors=True,
             ),
             run_config=tune.RunConfig(
                 name=config.name,

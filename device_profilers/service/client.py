@@ -41,21 +41,14 @@ def start_broker(
 
 
 @contextmanager
-def running_broker(
-    devices: list[Device],
-    cache_dir: str,
-    tuning: TuningSettings = TuningSettings(),
-    protocol: MeasureProtocol = MeasureProtocol(),
-    use_cache: bool = True,
-    name: str = BROKER_NAME,
-):
-    """``start_broker`` for the length of a ``with`` block.
+def running_broker(*args, name: str = BROKER_NAME, **kwargs):
+    """``start_broker(...)`` (the same arguments) for the length of a ``with`` block.
 
     On leaving, the broker is killed (its profilers with it) and the block returns once Ray
     has released the name, so a later block in the same Ray session (``canao finalize``
     after a search) starts its own broker instead of finding the old one dying.
     """
-    broker = start_broker(devices, cache_dir, tuning, protocol, use_cache, name)
+    broker = start_broker(*args, name=name, **kwargs)
     try:
         yield broker
     finally:
@@ -83,54 +76,36 @@ def get_broker(name: str = BROKER_NAME):
         ) from None
 
 
-def measure_latency(
-    arch: Arch | dict,
-    device: str = "local-cpu",
-    backend: str = "tvm",
-    batch: int = 1,
-    seq_len: int = 128,
-    broker_name: str = BROKER_NAME,
-) -> Latency:
-    """Latency of ``arch`` from the broker; callable from any Ray task, actor or trainable."""
-    target = MeasureTarget(device, backend, batch, seq_len)
-    return ray.get(get_broker(broker_name).measure.remote(arch, target))
+def measure_latency(arch: Arch | dict, *where, broker_name: str = BROKER_NAME, **named) -> Latency:
+    """Latency of ``arch`` from the broker, callable from any Ray task, actor or trainable.
+
+    ``where`` / ``named``: the fields of ``MeasureTarget`` (``device="local-cpu"``,
+    ``backend="tvm"``, ``batch=1``, ``seq_len=128``), by position or by name.
+    """
+    return ray.get(get_broker(broker_name).measure.remote(arch, MeasureTarget(*where, **named)))
 
 
-def predict_latency(
-    arch: Arch | dict,
-    device: str = "local-cpu",
-    backend: str = "tvm",
-    batch: int = 1,
-    seq_len: int = 128,
-    broker_name: str = BROKER_NAME,
-) -> Prediction | None:
-    """What the broker's online latency model predicts for ``arch``, with its spread."""
-    target = MeasureTarget(device, backend, batch, seq_len)
-    return ray.get(get_broker(broker_name).predict.remote(arch, target))
+def predict_latency(arch: Arch | dict, *where, broker_name: str = BROKER_NAME, **named) -> Prediction | None:
+    """What the broker's online latency model predicts for ``arch`` at the ``MeasureTarget``
+    given as in ``measure_latency``, with its spread (None until it has seen enough)."""
+    return ray.get(get_broker(broker_name).predict.remote(arch, MeasureTarget(*where, **named)))
 
 
-def measure_model_latency(
-    model,
-    device: str = "local-cpu",
-    backend: str = "tvm",
-    batch: int = 1,
-    seq_len: int = 128,
-    broker_name: str = BROKER_NAME,
-) -> Latency:
+def measure_model_latency(model, *where, broker_name: str = BROKER_NAME, **named) -> Latency:
     """Latency of your own BERT-family model: an ONNX file path, ONNX bytes, or a Hugging
     Face-style classifier (called with ``input_ids=``, its output has ``.logits``), exported
-    here with the dynamo exporter at [batch, seq_len]. Callable like ``measure_latency``.
+    here with the dynamo exporter at [batch, seq_len]. Called like ``measure_latency``.
     """
     import torch
 
     from ..export import export_onnx
 
+    target = MeasureTarget(*where, **named)
     if isinstance(model, torch.nn.Module):
         with scratch_dir() as tmp:
-            model = export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len).read_bytes()
+            model = export_onnx(model, Path(tmp) / "model.onnx", target.batch, target.seq_len).read_bytes()
     elif not isinstance(model, bytes):
         model = Path(model).read_bytes()
-    target = MeasureTarget(device, backend, batch, seq_len)
     return ray.get(get_broker(broker_name).measure_onnx.remote(model, target))
 
 

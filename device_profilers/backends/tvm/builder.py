@@ -10,15 +10,9 @@ from __future__ import annotations
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import BuilderInput, BuilderResult, PyBuilder
-from tvm.s_tir.meta_schedule.builder.local_builder import _worker_func
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 
-from .build_function import build_candidate
-
-
-def _build_one(mod, target) -> str:
-    """Compile one candidate with canao's build function and TVM's default export (a tar)."""
-    return _worker_func(build_candidate, None, mod, target, None)
+from .build_function import build_and_export
 
 
 @derived_object
@@ -33,7 +27,7 @@ class PooledBuilder(PyBuilder):
     def build(self, build_inputs: list[BuilderInput]) -> list[BuilderResult]:
         results = []
         jobs = [(build_input.mod, build_input.target) for build_input in build_inputs]
-        for outcome in self.pool.map_with_error_catching(lambda job: _build_one(*job), jobs):
+        for outcome in self.pool.map_with_error_catching(lambda job: build_and_export(*job), jobs):
             if outcome.status == StatusKind.COMPLETE:
                 results.append(BuilderResult(outcome.value, None))
             elif outcome.status == StatusKind.TIMEOUT:

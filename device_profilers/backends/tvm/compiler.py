@@ -18,7 +18,7 @@ from ..base import CompileStats
 from ..tuning import TuningSettings
 from .lowering import lower
 from .runtime import set_runtime_threads
-from .tuning import TaskTuner
+from .task_tuner import TaskTuner
 
 
 class TvmBackend:
