@@ -25,21 +25,16 @@ import json
 import multiprocessing
 import os
 import shlex
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import yaml
+from provenance import commit
 
 HERE = Path(__file__).resolve().parent
 GRID = {"num_layers": [1, 2, 3, 4, 5, 6], "num_heads": [2, 4], "head_dim": [16, 32, 64], "ffn_ratio": [2, 4]}
-
-
-def commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
-    return out.stdout.strip() or "unknown"
 
 
 def save(path: Path, table: dict) -> None:

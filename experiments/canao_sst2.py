@@ -22,12 +22,12 @@ import argparse
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import ray
+from provenance import commit
 
 from canao_ray import SearchConfig, finalize_run, run_search
 from canao_ray.deploy import FINAL_DIR
@@ -42,15 +42,6 @@ BERT_BASE = Arch(12, 768, 12, 3072)
 BERT_BASE_SST2_DEV = 92.5  # the reference figure for BERT-base on SST-2 dev (not measured here)
 BACKENDS = ("tvm", "ort")
 STATE_FILE = "experiment.json"  # in the run directory: phase times, kept across invocations
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def total_params(arch: Arch, vocab_size: int, positions: int) -> int:
