@@ -1,5 +1,7 @@
 """The profiler pool on real Ray: placement by custom resources, training kept off measured cores."""
 
+import os
+import signal
 import time
 
 import pytest
@@ -17,6 +19,7 @@ from device_profilers import (
     training_turn,
 )
 from device_profilers.devices import host_target
+from device_profilers.latency import MeasureTarget
 from search_spaces import Arch
 
 pytestmark = pytest.mark.slow  # real Ray, TVM or processes
@@ -77,6 +80,35 @@ def _measure_after_a_training_turn(tmp_path):
         time.sleep(0.05)
     latency = measure_latency(TINY, backend="ort", seq_len=16)
     assert latency.measured_at >= ray.get(turn_ended)
+
+
+@ray.remote(num_cpus=1)
+class _Trial:
+    def pid(self) -> int:
+        return os.getpid()
+
+    def train_without_end(self, opened: str) -> None:
+        with training_turn():
+            open(opened, "w").close()
+            time.sleep(600)
+
+
+def test_a_trial_killed_inside_its_turn_holds_up_measurement_only_until_ray_sees_it_die(ray_cluster, tmp_path):
+    opened = tmp_path / "turn-opened"
+    with running_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK, use_cache=False) as broker:
+        trial = _Trial.remote()
+        pid = ray.get(trial.pid.remote())
+        trial.train_without_end.remote(str(opened))
+        deadline = time.monotonic() + 120
+        while not opened.exists():
+            assert time.monotonic() < deadline, "the trial never opened its turn"
+            time.sleep(0.05)
+        pending = broker.measure.remote(TINY, MeasureTarget("local-cpu", "ort", 1, 16))
+        assert not ray.wait([pending], timeout=2)[0]  # held up by the open turn
+        os.kill(pid, signal.SIGKILL)  # a crash inside the turn: end_training never comes
+        killed = time.monotonic()
+        assert ray.get(pending, timeout=60).median_ms > 0
+        assert time.monotonic() - killed < 30  # the leak timeout alone would have taken 120 s
 
 
 def test_back_to_back_broker_blocks_in_one_session(ray_cluster, tmp_path):

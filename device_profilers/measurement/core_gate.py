@@ -8,10 +8,12 @@ Measurements on remote devices take no turn: their cores are elsewhere.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable
 from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
@@ -20,27 +22,40 @@ logger = logging.getLogger(__name__)
 class CoreGate:
     """A readers-writer lock per node, writers first: trainers share, a measurement is alone.
 
-    Turns are short (a few dozen training steps), so a measurement that still finds
-    turns open after ``drain_timeout_s`` takes them for leaked (a trainer killed inside
-    its turn never calls ``end_training``), forgets them with a warning and runs: one
-    dead trial must not stop every later measurement.
+    Each turn is a token, optionally with its holder. A waiting measurement asks
+    ``holder_is_dead`` about the holders every ``poll_s`` and forgets the turns of dead
+    ones (a trainer killed inside its turn never calls ``end_training``). Turns without a
+    holder, or whose death goes unseen, are taken for leaked after ``drain_timeout_s``
+    and forgotten with a warning: one dead trial must not stop every later measurement.
     """
 
-    def __init__(self, drain_timeout_s: float = 120.0):
+    def __init__(
+        self,
+        drain_timeout_s: float = 120.0,
+        holder_is_dead: Callable[[Hashable], bool] = lambda holder: False,
+        poll_s: float = 0.5,
+    ):
         self.drain_timeout_s = drain_timeout_s
+        self.poll_s = poll_s
+        self._holder_is_dead = holder_is_dead
         self._condition = threading.Condition()
-        self._training = Counter()
+        self._tokens = itertools.count()
+        self._turns: defaultdict[str, dict[int, Hashable | None]] = defaultdict(dict)
         self._measuring = Counter()
         self._waiting = Counter()
 
-    def begin_training(self, node: str) -> None:
+    def begin_training(self, node: str, holder: Hashable | None = None) -> int:
+        """Wait until no measurement runs or waits on ``node``; returns the turn's token."""
         with self._condition:
             self._condition.wait_for(lambda: not self._measuring[node] and not self._waiting[node])
-            self._training[node] += 1
+            token = next(self._tokens)
+            self._turns[node][token] = holder
+            return token
 
-    def end_training(self, node: str) -> None:
+    def end_training(self, node: str, token: int) -> None:
+        """End a turn; a turn already forgotten as leaked ends silently."""
         with self._condition:
-            self._training[node] = max(0, self._training[node] - 1)
+            self._turns[node].pop(token, None)
             self._condition.notify_all()
 
     @contextmanager
@@ -48,18 +63,18 @@ class CoreGate:
         """Exclusive use of ``node``'s cores for the duration of the block."""
         with self._condition:
             self._waiting[node] += 1
-            start = time.monotonic()
-            drained = self._condition.wait_for(
-                lambda: not self._training[node] and not self._measuring[node], timeout=self.drain_timeout_s
-            )
-            if not drained:
-                self._condition.wait_for(lambda: not self._measuring[node])
-                logger.warning(
-                    "node %s: %d training turn(s) still open after %.0f s, taken for leaked by "
-                    "dead trials and forgotten",
-                    node, self._training[node], time.monotonic() - start,
-                )  # fmt: skip
-                self._training[node] = 0
+            deadline = time.monotonic() + self.drain_timeout_s
+            while not self._condition.wait_for(
+                lambda: not self._turns[node] and not self._measuring[node], timeout=self.poll_s
+            ):
+                self._forget_dead_holders(node)
+                if self._turns[node] and time.monotonic() >= deadline:
+                    logger.warning(
+                        "node %s: %d training turn(s) still open after %.0f s, taken for leaked by "
+                        "dead trials and forgotten",
+                        node, len(self._turns[node]), self.drain_timeout_s,
+                    )  # fmt: skip
+                    self._turns[node].clear()
             self._waiting[node] -= 1
             self._measuring[node] += 1
         try:
@@ -69,10 +84,18 @@ class CoreGate:
                 self._measuring[node] -= 1
                 self._condition.notify_all()
 
+    def _forget_dead_holders(self, node: str) -> None:
+        turns = self._turns[node]
+        dead = {holder for holder in set(turns.values()) - {None} if self._holder_is_dead(holder)}
+        for token in [token for token, holder in turns.items() if holder in dead]:
+            del turns[token]
+        if dead:
+            logger.warning("node %s: forgot the open turns of %d dead trainer(s)", node, len(dead))
+
     def state(self, node: str) -> dict[str, int]:
         with self._condition:
             return {
-                "training": self._training[node],
+                "training": len(self._turns[node]),
                 "measuring": self._measuring[node],
                 "waiting": self._waiting[node],
             }

@@ -6,7 +6,9 @@ import hashlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -48,6 +50,14 @@ def _profiler_actor(device: Device, cache_dir: str, tuning: TuningSettings, prot
     )
 
 
+@dataclass(frozen=True)
+class Trainer:
+    """The Ray actor holding a training turn, known by its id (its handle is for probing)."""
+
+    actor_id: str
+    handle: Any = field(compare=False, repr=False)
+
+
 class ProfilerBroker:
     """Routes each request to its device's profiler and keeps the latency cache.
 
@@ -70,7 +80,8 @@ class ProfilerBroker:
         self._devices = {device.name: device for device in devices}
         self._profilers = {device.name: _profiler_actor(device, cache_dir, tuning, protocol) for device in devices}
         self._cache = LatencyCache(Path(cache_dir) / "latency.sqlite") if use_cache else None
-        self._gate = CoreGate()
+        self._gate = CoreGate(holder_is_dead=self._trainer_is_dead)
+        self._probes: dict[str, ray.ObjectRef] = {}  # one pending liveness probe per trainer
         self._predictors: dict[MeasureTarget, LatencyPredictor] = {}
         self._predictors_lock = threading.Lock()  # the broker serves many requests at once
         self._in_flight: dict[str, Future] = {}
@@ -141,12 +152,30 @@ class ProfilerBroker:
         """Measurements this broker asked its profilers for (cache hits and coalesced requests excluded)."""
         return self._measurements
 
-    def begin_training(self, node: str) -> None:
-        """Wait until no measurement runs or waits on ``node``, then hold a training turn."""
-        self._gate.begin_training(node)
+    def begin_training(self, node: str, trainer: Trainer | None = None) -> int:
+        """Wait until no measurement runs or waits on ``node``, then hold a training turn;
+        returns its token. A ``trainer`` that dies inside its turn has it forgotten at once."""
+        return self._gate.begin_training(node, trainer)
 
-    def end_training(self, node: str) -> None:
-        self._gate.end_training(node)
+    def end_training(self, node: str, token: int) -> None:
+        self._gate.end_training(node, token)
+
+    def _trainer_is_dead(self, trainer: Trainer) -> bool:
+        """Whether Ray has seen ``trainer``'s actor die; never blocks. A probe call waits in
+        the actor's queue behind its training and fails once the actor is dead."""
+        if trainer.actor_id not in self._probes:
+            self._probes[trainer.actor_id] = trainer.handle.__ray_ready__.remote()
+        answered, _ = ray.wait(list(self._probes.values()), num_returns=len(self._probes), timeout=0)
+        answered = set(answered)
+        probe = self._probes[trainer.actor_id]
+        self._probes = {actor: ref for actor, ref in self._probes.items() if ref not in answered}
+        if probe not in answered:
+            return False
+        try:
+            ray.get(probe)
+        except ray.exceptions.ActorDiedError:
+            return True
+        return False
 
     def profiler(self, device: str):
         """The profiler actor of ``device`` (for fault-injection tests and diagnostics)."""

@@ -17,7 +17,7 @@ from ..devices import Device
 from ..files import scratch_dir
 from ..latency import Latency, MeasureTarget
 from ..measurement import MeasureProtocol
-from .broker import ProfilerBroker
+from .broker import ProfilerBroker, Trainer
 from .predictor import Prediction
 
 BROKER_NAME = "canao-profiler-broker"
@@ -117,12 +117,15 @@ def training_turn(broker_name: str = BROKER_NAME):
     measurement waits for every open turn on its node to end.
     """
     broker = get_broker(broker_name)
-    node = ray.get_runtime_context().get_node_id()
-    ray.get(broker.begin_training.remote(node))
+    context = ray.get_runtime_context()
+    actor_id = context.get_actor_id()  # a trial runs in an actor; its death frees the turn
+    trainer = Trainer(actor_id, context.current_actor) if actor_id else None
+    node = context.get_node_id()
+    token = ray.get(broker.begin_training.remote(node, trainer))
     try:
         yield
     finally:
-        ray.get(broker.end_training.remote(node))
+        ray.get(broker.end_training.remote(node, token))
 
 
 def profile_arch(
