@@ -32,7 +32,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 sst2: setup
-	HF_HUB_OFFLINE=1 $(VENV)/bin/python experiments/canao_sst2.py
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python experiments/canao_sst2.py $(if $(GLUE_DIR),--data-dir $(GLUE_DIR))
 
 clean:
 	rm -rf $(VENV) canao_runs

@@ -1,6 +1,6 @@
 """CANAO on SST-2, end to end: tune, search, finalize, and compare with BERT-base.
 
-    python experiments/canao_sst2.py [--config experiments/canao_sst2.yaml] [--out DIR] [--rounds 3]
+    python experiments/canao_sst2.py --data-dir GLUE_DIR [--config experiments/canao_sst2.yaml] [--out DIR]
 
 Runs ``canao tune`` on the config's space, the search, ``canao finalize`` on its front,
 then measures BERT-base's architecture (12/768/12/3072), the teacher's and every
@@ -171,6 +171,11 @@ def timed(phases: dict[str, float], name: str, work):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=HERE / "canao_sst2.yaml")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the folder holding sst2/train.tsv and dev.tsv (default: the config's, or the hub)",
+    )
     parser.add_argument("--out", type=Path, default=Path("canao_runs") / f"canao-sst2-{time.strftime('%Y%m%d-%H%M%S')}")
     parser.add_argument("--results", type=Path, default=HERE / "results")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the final latency comparison")
@@ -182,6 +187,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     config = SearchConfig.from_yaml(args.config)
+    if args.data_dir is not None:
+        values = config.to_dict()
+        config = SearchConfig.from_dict(
+            {**values, "task": {**values["task"], "data_dir": str(args.data_dir.resolve())}}
+        )
     run_dir = args.out
     searched = (run_dir / "pareto.json").is_file()
     if run_dir.exists() and any(run_dir.iterdir()) and not searched:

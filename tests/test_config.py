@@ -89,3 +89,11 @@ def test_the_config_reference_in_docs_matches_the_schema():
     from canao_ray.config.reference import config_reference
 
     assert (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text() == config_reference()
+
+
+def test_the_sst2_experiment_config_reads_and_points_nowhere_outside_the_repository():
+    from experiment_scripts import EXPERIMENTS
+
+    config = SearchConfig.from_yaml(EXPERIMENTS / "canao_sst2.yaml")
+    assert config.task.name == "sst2" and config.task.data_dir is None  # given with --data-dir
+    assert config.latency.budget_ms == 31.0 and config.finalize.training.ema_decay == 0.9995
