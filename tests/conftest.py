@@ -36,12 +36,13 @@ def own_ray():
 
 @pytest.fixture(scope="session")
 def _tuned_tiny(tmp_path_factory):
-    """A cache directory whose local-cpu tuning database holds TINY's operator shapes at
-    sequence length 16, tuned once for the whole session."""
+    """A cache directory whose local-cpu tuning database holds TINY's hot operator shapes
+    (``min_flops_share`` 0.1) at sequence length 16, tuned once for the whole session."""
     from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings, local_cpu
 
     cache = tmp_path_factory.mktemp("tuned-tiny")
-    DeviceProfiler(local_cpu(), str(cache), TuningSettings(trials_per_task=4), MeasureProtocol()).tune(TINY, 1, 16)
+    hot_tasks = TuningSettings(trials_per_task=4, min_flops_share=0.1)
+    DeviceProfiler(local_cpu(), str(cache), hot_tasks, MeasureProtocol()).tune(TINY, 1, 16)
     return cache
 
 

@@ -57,8 +57,10 @@ def test_profilers_are_placed_by_device_resource(two_node_cluster, tmp_path):
 
 
 def test_measurement_waits_for_training_on_its_node(ray_cluster, tmp_path):
-    with running_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK, use_cache=False):
+    with running_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK, use_cache=False) as broker:
         _measure_after_a_training_turn(tmp_path)
+        # A trial killed inside its turn holds measurement up only until Ray sees it die.
+        _measure_after_a_trial_dies_in_its_turn(broker, tmp_path)
 
 
 def _measure_after_a_training_turn(tmp_path):
@@ -74,10 +76,7 @@ def _measure_after_a_training_turn(tmp_path):
             return time.time()
 
     turn_ended = train_for.remote(3.0)
-    deadline = time.monotonic() + 120  # a worker can take long to start on a loaded machine
-    while not opened.exists():
-        assert time.monotonic() < deadline, "the training task never opened its turn"
-        time.sleep(0.05)
+    _wait_for(opened)
     latency = measure_latency(TINY, backend="ort", seq_len=16)
     assert latency.measured_at >= ray.get(turn_ended)
 
@@ -93,22 +92,25 @@ class _Trial:
             time.sleep(600)
 
 
-def test_a_trial_killed_inside_its_turn_holds_up_measurement_only_until_ray_sees_it_die(ray_cluster, tmp_path):
-    opened = tmp_path / "turn-opened"
-    with running_broker([local_cpu()], str(tmp_path), NO_TUNING, ONE_BLOCK, use_cache=False) as broker:
-        trial = _Trial.remote()
-        pid = ray.get(trial.pid.remote())
-        trial.train_without_end.remote(str(opened))
-        deadline = time.monotonic() + 120
-        while not opened.exists():
-            assert time.monotonic() < deadline, "the trial never opened its turn"
-            time.sleep(0.05)
-        pending = broker.measure.remote(TINY, MeasureTarget("local-cpu", "ort", 1, 16))
-        assert not ray.wait([pending], timeout=2)[0]  # held up by the open turn
-        os.kill(pid, signal.SIGKILL)  # a crash inside the turn: end_training never comes
-        killed = time.monotonic()
-        assert ray.get(pending, timeout=60).median_ms > 0
-        assert time.monotonic() - killed < 30  # the leak timeout alone would have taken 120 s
+def _measure_after_a_trial_dies_in_its_turn(broker, tmp_path):
+    opened = tmp_path / "turn-opened-by-an-actor"
+    trial = _Trial.remote()
+    pid = ray.get(trial.pid.remote())
+    trial.train_without_end.remote(str(opened))
+    _wait_for(opened)
+    pending = broker.measure.remote(TINY, MeasureTarget("local-cpu", "ort", 1, 16))
+    assert not ray.wait([pending], timeout=2)[0]  # held up by the open turn
+    os.kill(pid, signal.SIGKILL)  # a crash inside the turn: end_training never comes
+    killed = time.monotonic()
+    assert ray.get(pending, timeout=60).median_ms > 0
+    assert time.monotonic() - killed < 30  # the leak timeout alone would have taken 120 s
+
+
+def _wait_for(opened) -> None:
+    deadline = time.monotonic() + 120  # a worker can take long to start on a loaded machine
+    while not opened.exists():
+        assert time.monotonic() < deadline, f"no training turn opened ({opened.name})"
+        time.sleep(0.05)
 
 
 def test_back_to_back_broker_blocks_in_one_session(ray_cluster, tmp_path):

@@ -20,7 +20,7 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tuned_cache, t
             "search": {"num_samples": 3, "sampler": "controller"},  # CANAO's own sampler, in a real Tune run
             "latency": {
                 "budget_ms": 1000.0,
-                "tuning": {"trials_per_task": 2},
+                "tuning": {"trials_per_task": 2, "min_flops_share": 0.1},
                 "protocol": {
                     "warmup": 1,
                     "repeats": 5,
