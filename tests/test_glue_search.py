@@ -10,20 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from protocols import QUICK_PROTOCOL
 
 from canao_ray import SearchConfig, finalize_run, run_search
 
 GLUE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue"
-# Short blocks, no wait for quiet cores: the test checks the phases, not the latencies.
-QUICK_PROTOCOL = {
-    "warmup": 1,
-    "repeats": 5,
-    "min_repeat_ms": 5,
-    "blocks": 2,
-    "block_pause_s": 0,
-    "max_blocks": 3,
-    "quiet_wait_s": 0,
-}
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not GLUE_DIR.is_dir(), reason=f"GLUE data not found at {GLUE_DIR}"),

@@ -3,6 +3,7 @@ fed by a real broker's measurements, and summarised in the report."""
 
 import numpy as np
 import pytest
+from protocols import QUICK_PROTOCOL
 
 from canao_ray.results import predictor_summary
 from device_profilers import (
@@ -85,15 +86,6 @@ def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_pa
     from device_profilers.files import read_records
 
     # Any consistent latencies serve: the budget is set from the smallest architecture's own reading.
-    protocol = {
-        "warmup": 1,
-        "repeats": 5,
-        "min_repeat_ms": 5,
-        "blocks": 2,
-        "block_pause_s": 0,
-        "max_blocks": 3,
-        "quiet_wait_s": 0,
-    }
     space = {"num_layers": [1, 2, 3, 4], "num_heads": [2, 4], "head_dim": [16, 32], "ffn_ratio": [2, 4]}
     cache = tmp_path / "cache"
     # The budget lets the space's smallest architecture through (the search's pre-flight
@@ -106,7 +98,7 @@ def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_pa
         seq_len=32,
         cache_dir=cache,
         tuning=TuningSettings(),
-        protocol=MeasureProtocol(**protocol),
+        protocol=MeasureProtocol(**QUICK_PROTOCOL),
         use_cache=True,
     )
     config = SearchConfig.from_dict(
@@ -116,7 +108,7 @@ def test_search_skips_candidates_the_predictor_is_sure_about(ray_cluster, tmp_pa
             "space": space,
             "search": {"num_samples": 16, "sampler": "random", "trial_cpus": 1},
             "latency": {"budget_ms": 1.2 * smallest.median_ms, "backend": "ort", "predictor": {"min_measurements": 8, "z": 1.0},
-                        "protocol": protocol},
+                        "protocol": QUICK_PROTOCOL},
             "training": {"epochs": 1},
             "scheduler": {"kind": "none"},
             "cache_dir": str(cache),

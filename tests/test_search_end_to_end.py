@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from protocols import QUICK_PROTOCOL
 
 from canao_ray import SearchConfig, run_search
 from canao_ray.results import verify_run
@@ -21,15 +22,7 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tuned_cache, t
             "latency": {
                 "budget_ms": 1000.0,
                 "tuning": {"trials_per_task": 2, "min_flops_share": 0.1},
-                "protocol": {
-                    "warmup": 1,
-                    "repeats": 5,
-                    "min_repeat_ms": 5,
-                    "blocks": 2,
-                    "block_pause_s": 0,
-                    "max_blocks": 3,
-                    "quiet_wait_s": 0,
-                },
+                "protocol": QUICK_PROTOCOL,
             },
             "training": {"epochs": 2},
             "cache_dir": str(tuned_cache),  # TINY's shapes, which every candidate here repeats, tuned
