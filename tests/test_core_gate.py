@@ -61,7 +61,7 @@ def test_turns_left_open_by_dead_trainers_are_forgotten_after_the_timeout():
 
 def test_turns_of_a_holder_seen_dead_are_forgotten_at_once_and_only_theirs():
     dead = set()
-    gate = CoreGate(holder_is_dead=lambda holder: holder in dead, poll_s=0.05)
+    gate = CoreGate(dead_holders=lambda holders: holders & dead, poll_s=0.05)
     gate.begin_training("node-a", "trial-1")
     gate.begin_training("node-a", "trial-1")
     alive = gate.begin_training("node-a", "trial-2")

@@ -23,8 +23,8 @@ class CoreGate:
     """A readers-writer lock per node, writers first: trainers share, a measurement is alone.
 
     Each turn is a token, optionally with its holder. A waiting measurement asks
-    ``holder_is_dead`` about the holders every ``poll_s`` and forgets the turns of dead
-    ones (a trainer killed inside its turn never calls ``end_training``). Turns without a
+    ``dead_holders`` every ``poll_s`` which holders died and forgets their turns (a
+    trainer killed inside its turn never calls ``end_training``). Turns without a
     holder, or whose death goes unseen, are taken for leaked after ``drain_timeout_s``
     and forgotten with a warning: one dead trial must not stop every later measurement.
     """
@@ -32,12 +32,12 @@ class CoreGate:
     def __init__(
         self,
         drain_timeout_s: float = 120.0,
-        holder_is_dead: Callable[[Hashable], bool] = lambda holder: False,
+        dead_holders: Callable[[set[Hashable]], set[Hashable]] = lambda holders: set(),
         poll_s: float = 0.5,
     ):
         self.drain_timeout_s = drain_timeout_s
         self.poll_s = poll_s
-        self._holder_is_dead = holder_is_dead
+        self._dead_holders = dead_holders
         self._condition = threading.Condition()
         self._tokens = itertools.count()
         self._turns: defaultdict[str, dict[int, Hashable | None]] = defaultdict(dict)
@@ -86,7 +86,7 @@ class CoreGate:
 
     def _forget_dead_holders(self, node: str) -> None:
         turns = self._turns[node]
-        dead = {holder for holder in set(turns.values()) - {None} if self._holder_is_dead(holder)}
+        dead = self._dead_holders(set(turns.values()) - {None})
         for token in [token for token, holder in turns.items() if holder in dead]:
             del turns[token]
         if dead:

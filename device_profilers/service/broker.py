@@ -80,8 +80,8 @@ class ProfilerBroker:
         self._devices = {device.name: device for device in devices}
         self._profilers = {device.name: _profiler_actor(device, cache_dir, tuning, protocol) for device in devices}
         self._cache = LatencyCache(Path(cache_dir) / "latency.sqlite") if use_cache else None
-        self._gate = CoreGate(holder_is_dead=self._trainer_is_dead)
-        self._probes: dict[str, ray.ObjectRef] = {}  # one pending liveness probe per trainer
+        self._gate = CoreGate(dead_holders=self._dead_trainers)
+        self._probes: dict[Trainer, ray.ObjectRef] = {}  # one pending liveness probe per trainer
         self._predictors: dict[MeasureTarget, LatencyPredictor] = {}
         self._predictors_lock = threading.Lock()  # the broker serves many requests at once
         self._in_flight: dict[str, Future] = {}
@@ -160,22 +160,21 @@ class ProfilerBroker:
     def end_training(self, node: str, token: int) -> None:
         self._gate.end_training(node, token)
 
-    def _trainer_is_dead(self, trainer: Trainer) -> bool:
-        """Whether Ray has seen ``trainer``'s actor die; never blocks. A probe call waits in
-        the actor's queue behind its training and fails once the actor is dead."""
-        if trainer.actor_id not in self._probes:
-            self._probes[trainer.actor_id] = trainer.handle.__ray_ready__.remote()
+    def _dead_trainers(self, trainers: set[Trainer]) -> set[Trainer]:
+        """The ``trainers`` whose actors Ray has seen die; never blocks. Each has one probe
+        call, which waits in its actor's queue behind the training and fails once the actor
+        is dead; probes of trainers no longer holding a turn are dropped."""
+        self._probes = {t: self._probes[t] if t in self._probes else t.handle.__ray_ready__.remote() for t in trainers}
         answered, _ = ray.wait(list(self._probes.values()), num_returns=len(self._probes), timeout=0)
-        answered = set(answered)
-        probe = self._probes[trainer.actor_id]
-        self._probes = {actor: ref for actor, ref in self._probes.items() if ref not in answered}
-        if probe not in answered:
-            return False
-        try:
-            ray.get(probe)
-        except ray.exceptions.ActorDiedError:
-            return True
-        return False
+        dead = set()
+        for trainer, probe in list(self._probes.items()):
+            if probe in answered:
+                del self._probes[trainer]  # alive when answered: probe again next time
+                try:
+                    ray.get(probe)
+                except ray.exceptions.ActorDiedError:
+                    dead.add(trainer)
+        return dead
 
     def profiler(self, device: str):
         """The profiler actor of ``device`` (for fault-injection tests and diagnostics)."""

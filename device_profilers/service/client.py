@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from contextlib import contextmanager
@@ -117,15 +118,21 @@ def training_turn(broker_name: str = BROKER_NAME):
     measurement waits for every open turn on its node to end.
     """
     broker = get_broker(broker_name)
-    context = ray.get_runtime_context()
-    actor_id = context.get_actor_id()  # a trial runs in an actor; its death frees the turn
-    trainer = Trainer(actor_id, context.current_actor) if actor_id else None
-    node = context.get_node_id()
-    token = ray.get(broker.begin_training.remote(node, trainer))
+    node = ray.get_runtime_context().get_node_id()
+    token = ray.get(broker.begin_training.remote(node, _this_trainer()))
     try:
         yield
     finally:
         ray.get(broker.end_training.remote(node, token))
+
+
+@functools.cache
+def _this_trainer() -> Trainer | None:
+    """This process's actor, whose death frees its turns; None outside an actor. Cached:
+    a process hosts one actor, and turns are taken every few dozen steps."""
+    context = ray.get_runtime_context()
+    actor_id = context.get_actor_id()
+    return Trainer(actor_id, context.current_actor) if actor_id else None
 
 
 def profile_arch(
