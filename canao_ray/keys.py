@@ -30,7 +30,7 @@ CONSTRAINT_NAME = "latency_budget"
 RAY_TRIAL_ID = "ray_trial_id"
 #: The objectives a scheduler-stopped (PRUNED) trial last reported.
 STOPPED_AT = "stopped_at"
-#: Marks a study trial answered from an earlier one with the same params.
+#: Marks a study trial repeating an earlier one's params: answered from it, or dropped while it runs.
 DUPLICATE_OF = "duplicate_of"
 
 #: ``latency_backend`` of a candidate the latency model was sure is over the budget (not measured).

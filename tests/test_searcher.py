@@ -41,6 +41,23 @@ def test_repeated_suggestions_are_answered_from_the_earlier_trial():
         assert copy.values == original.values and copy.constraints == original.constraints
 
 
+def test_a_suggestion_repeating_a_running_trial_is_dropped_not_trained_twice():
+    """Trials running at once (``max_concurrent_trials`` > 1, or a resumed search rerunning
+    the interrupted ones) have no result to answer a repeat with: it is failed, marked."""
+    searcher = _searcher(layers=(1, 2))
+    first = Arch.from_dict(searcher.suggest("a")["arch"])
+    second = Arch.from_dict(searcher.suggest("b")["arch"])  # "a" still running
+    assert second != first
+    assert searcher.suggest("c") == Searcher.FINISHED  # both points are running
+    study = searcher._ot_study
+    running = {t.number for t in study.trials if t.state == TrialState.RUNNING}
+    assert len(running) == 2
+    repeats = [t for t in study.trials if DUPLICATE_OF in t.user_attrs]
+    assert repeats and all(t.state == TrialState.FAIL and t.user_attrs[DUPLICATE_OF] in running for t in repeats)
+    searcher.on_trial_complete("a", _result(0.7, 1.0))
+    assert study.trials[min(running)].state == TrialState.COMPLETE
+
+
 def test_scheduler_stopped_trials_are_pruned_and_errors_fail():
     searcher = _searcher(layers=(1, 2, 3, 4))
     for trial_id in "abc":

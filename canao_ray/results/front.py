@@ -47,5 +47,5 @@ def trial_counts(study: optuna.Study) -> str:
     return (
         f"Architectures fully evaluated: {len(done)} ({over} over the budget, not trained); "
         f"stopped early by the scheduler: {pruned}; failed: {failed}; "
-        f"repeated suggestions answered from earlier trials: {duplicates}."
+        f"repeated suggestions, not trained again: {duplicates}."
     )

@@ -55,8 +55,9 @@ class ConstrainedOptunaSearch(OptunaSearch):
     - a suggestion whose params an earlier finished trial already had is answered from
       that trial (its values, or PRUNED if the scheduler stopped it: Optuna's "skip
       duplicates" recipe) and the sampler asked again, up to ``max_resamples`` times;
-      retraining a known architecture teaches the sampler nothing. When every attempt repeats, the space is
-      taken as exhausted and the searcher returns ``FINISHED``;
+      retraining a known architecture teaches the sampler nothing. One repeating a trial
+      still running is told FAIL, also marked a repeat. When every attempt repeats, the
+      space is taken as exhausted and the searcher returns ``FINISHED``;
     - with ``num_samples`` (Tune's), the searcher also returns ``FINISHED`` once that many
       study trials have a Tune trial. Tune alone counts from its last experiment
       checkpoint: a trial started and finished after it, then the driver killed, is in the
@@ -78,16 +79,29 @@ class ConstrainedOptunaSearch(OptunaSearch):
             return Searcher.FINISHED
         for _ in range(self.max_resamples):
             config = super().suggest(trial_id)
-            earlier = finished_twin(self._ot_study, self._ot_trials[trial_id])
-            if earlier is None:
+            proposal = self._ot_trials[trial_id]
+            earlier = finished_twin(self._ot_study, proposal)
+            running = self._running_twin(trial_id) if earlier is None else None
+            if earlier is None and running is None:
                 return config
-            answer_from(self._ot_study, self._ot_trials.pop(trial_id), earlier)
+            del self._ot_trials[trial_id]
+            if earlier is not None:
+                answer_from(self._ot_study, proposal, earlier)
+            else:  # nothing to answer with yet: the repeat is dropped, not trained alongside its twin
+                proposal.set_user_attr(DUPLICATE_OF, running.number)
+                self._ot_study.tell(proposal, state=TrialState.FAIL)
         logger.warning(
             "the sampler proposed only already-evaluated points %d times in a row: "
             "the search space looks exhausted, ending the search",
             self.max_resamples,
         )
         return Searcher.FINISHED
+
+    def _running_twin(self, trial_id: str) -> optuna.Trial | None:
+        """Another live trial with ``trial_id``'s params (several run at once, or a resumed
+        search reruns the interrupted ones), if any."""
+        params = self._ot_trials[trial_id].params
+        return next((t for i, t in self._ot_trials.items() if i != trial_id and t.params == params), None)
 
     def restore(self, checkpoint_path: str):
         """Tune's restore, then FAIL the study trials an interrupted driver had asked for
