@@ -34,23 +34,37 @@ def own_ray():
     ray.shutdown()
 
 
+#: ``canao tune``'s config for a space whose one layer shape is TINY's, at sequence length
+#: 16, tuning only the operators holding 10% or more of the FLOPs (four matmuls).
+TINY_TUNE_CONFIG = {
+    "task": {"seq_len": 16},
+    "space": {"num_layers": [1, 2], "num_heads": [2], "head_dim": [16], "ffn_ratio": [2]},
+    "latency": {"tuning": {"trials_per_task": 4, "min_flops_share": 0.1}},
+}
+
+
 @pytest.fixture(scope="session")
 def _tuned_tiny(tmp_path_factory):
-    """A cache directory whose local-cpu tuning database holds TINY's hot operator shapes
-    (``min_flops_share`` 0.1) at sequence length 16, tuned once for the whole session."""
-    from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings, local_cpu
+    """A cache directory whose local-cpu tuning database holds TINY's hot operator shapes,
+    tuned once for the whole session by ``canao tune``'s ``pretune``, and its totals."""
+    from canao_ray import SearchConfig
+    from canao_ray.search import pretune
 
     cache = tmp_path_factory.mktemp("tuned-tiny")
-    hot_tasks = TuningSettings(trials_per_task=4, min_flops_share=0.1)
-    DeviceProfiler(local_cpu(), str(cache), hot_tasks, MeasureProtocol()).tune(TINY, 1, 16)
-    return cache
+    return cache, pretune(SearchConfig.from_dict({**TINY_TUNE_CONFIG, "cache_dir": str(cache)}))
+
+
+@pytest.fixture
+def tiny_tuning(_tuned_tiny):
+    """What tuning TINY's shapes into an empty database did (``pretune``'s totals)."""
+    return _tuned_tiny[1]
 
 
 @pytest.fixture
 def tuned_cache(_tuned_tiny, tmp_path):
     """A fresh cache directory of this test's own, starting with TINY's shapes already tuned."""
     cache = tmp_path / "tuned-cache"
-    shutil.copytree(_tuned_tiny, cache)
+    shutil.copytree(_tuned_tiny[0], cache)
     return cache
 
 

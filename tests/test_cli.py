@@ -4,6 +4,8 @@ in this process, on the shared local Ray where they need one."""
 import json
 
 import pytest
+import yaml
+from conftest import TINY_TUNE_CONFIG
 
 from canao_ray.cli import main
 
@@ -50,18 +52,15 @@ def test_profile_rejects_bad_input_with_one_line(args, message, capsys):
 
 
 @pytest.mark.slow
-def test_tune_is_resumable(tmp_path, capsys):
+def test_tune_is_resumable(tiny_tuning, tuned_cache, tmp_path, capsys):
+    # The session's first `canao tune` of this space (the tuned_cache fixture): two
+    # architectures, one layer shape, nothing in the database before.
+    assert tiny_tuning["shapes"] == 1 and tiny_tuning["tuned_tasks"] > 0 and tiny_tuning["reused_tasks"] == 0
     config = tmp_path / "space.yaml"
-    config.write_text(
-        "task: {seq_len: 16}\n"
-        "space: {num_layers: [1, 2], num_heads: [2], head_dim: [16], ffn_ratio: [2]}\n"
-        "latency: {tuning: {trials_per_task: 4, min_flops_share: 0.1}}\n"
-    )
+    config.write_text(yaml.safe_dump({**TINY_TUNE_CONFIG, "cache_dir": str(tuned_cache)}))
     assert main(["tune", "--config", str(config)]) == 0
-    first = capsys.readouterr().out
-    assert "1 layer shapes" in first and "0 already in the database" in first
-    assert main(["tune", "--config", str(config)]) == 0
-    assert " 0 tasks tuned" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "1 layer shapes: 0 tasks tuned" in again and f"{tiny_tuning['tuned_tasks']} already in the database" in again
 
 
 def test_finalize_rejects_a_directory_that_is_not_a_finished_search(tmp_path, capsys):

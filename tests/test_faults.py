@@ -33,7 +33,7 @@ CONFIG = """
 name: faults
 task: {num_train: 16000, num_dev: 100, seq_len: 16}  # epochs of 5-7 s: time to see one and kill
 space: {num_layers: [1, 2], num_heads: [2, 4], head_dim: [16], ffn_ratio: [2]}
-search: {num_samples: 4, sampler: random, trial_cpus: 1}
+search: {num_samples: 4, sampler: random, trial_cpus: 1, max_concurrent_trials: 2}
 latency: {budget_ms: 1000.0, backend: ort, protocol: {warmup: 1, repeats: 20, min_repeat_ms: 50, blocks: 2, block_pause_s: 0, max_blocks: 2, quiet_wait_s: 0}}
 training: {epochs: 2}
 scheduler: {kind: none}

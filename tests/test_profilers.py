@@ -32,14 +32,13 @@ FEW_TASKS = TuningSettings(trials_per_task=4, min_flops_share=0.1)  # 2 trials l
 NO_TUNING = TuningSettings(trials_per_task=0)
 
 
-def test_tvm_tunes_once_then_reuses_the_database(tmp_path):
-    profiler = DeviceProfiler(local_cpu(), str(tmp_path), FEW_TASKS, QUICK)
-    first = profiler.measure(TINY, "tvm", 1, 16)
-    assert first.backend == "tvm" and first.median_ms > 0
-    assert first.tuned_tasks > 0 and first.reused_tasks == 0
+def test_tvm_tunes_once_then_reuses_the_database(tiny_tuning, tuned_cache):
+    # The session's tuning of TINY's shapes into an empty database (the tuned_cache fixture).
+    assert tiny_tuning["tuned_tasks"] > 0 and tiny_tuning["reused_tasks"] == 0
     # Same operator shapes, one more layer: every hot task is already in the database.
-    deeper = profiler.measure(Arch(2, 32, 2, 64), "tvm", 1, 16)
-    assert deeper.tuned_tasks == 0 and deeper.reused_tasks == first.tuned_tasks
+    deeper = DeviceProfiler(local_cpu(), str(tuned_cache), FEW_TASKS, QUICK).measure(Arch(2, 32, 2, 64), "tvm", 1, 16)
+    assert deeper.backend == "tvm" and deeper.median_ms > 0
+    assert deeper.tuned_tasks == 0 and deeper.reused_tasks == tiny_tuning["tuned_tasks"]
     assert deeper.tune_s == 0.0
 
 
@@ -99,23 +98,25 @@ def test_killed_profiler_is_restarted_and_the_request_retried(ray_cluster, tmp_p
     assert not list(Path(tempfile.gettempdir()).glob(f"canao-scratch-{pid_before}-*"))
 
 
-def test_profiler_killed_while_tuning_is_restarted_and_the_database_stays_loadable(ray_cluster, tmp_path):
+def test_profiler_killed_while_tuning_is_restarted_and_the_database_stays_loadable(ray_cluster, tuned_cache):
     from tvm.s_tir import meta_schedule as ms
 
-    records = tmp_path / "tvm" / "local-cpu" / "database_tuning_record.json"
-    with running_broker([local_cpu()], str(tmp_path), FEW_TASKS, QUICK, use_cache=False) as broker:
+    records = tuned_cache / "tvm" / "local-cpu" / "database_tuning_record.json"  # TINY's shapes, tuned
+    tuned_before = len(records.read_bytes().splitlines())
+    wider_ffn = Arch(1, 32, 2, 128)  # two hot shapes of its own: one to tune before the kill, one after
+    with running_broker([local_cpu()], str(tuned_cache), FEW_TASKS, QUICK, use_cache=False) as broker:
         profiler = ray.get(broker.profiler.remote("local-cpu"))
         pid_before = ray.get(profiler.pid.remote())
-        pending = broker.measure.remote(TINY, MeasureTarget("local-cpu", "tvm", 1, 16))
+        pending = broker.measure.remote(wider_ffn, MeasureTarget("local-cpu", "tvm", 1, 16))
         deadline = time.monotonic() + 300
-        while not (records.is_file() and records.stat().st_size > 0):  # tuning has committed records
+        while len(records.read_bytes().splitlines()) == tuned_before:  # tuning has committed records
             assert time.monotonic() < deadline, "tuning never wrote a record"
             time.sleep(0.2)
         os.kill(pid_before, signal.SIGKILL)  # a crash, not a polite stop
         latency = ray.get(pending, timeout=600)
         assert latency.backend == "tvm" and latency.median_ms > 0
         assert ray.get(profiler.pid.remote()) != pid_before
-    assert len(ms.database.JSONDatabase(work_dir=str(records.parent))) > 0
+    assert len(ms.database.JSONDatabase(work_dir=str(records.parent))) > tuned_before
 
 
 def test_tuning_database_cut_by_a_kill_mid_append_is_trimmed_on_open(tuned_cache):
