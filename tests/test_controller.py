@@ -113,3 +113,31 @@ def test_a_controller_sure_of_its_best_arch_still_proposes_new_ones():
         )
         seen.append(arch)
     assert len(seen) == len(space.archs()), f"the search ended after {len(seen)} of {len(space.archs())} archs"
+
+
+def test_with_two_trials_in_flight_the_controller_trains_no_arch_twice():
+    """Tune with ``max_concurrent_trials: 2``: each suggestion comes while another trial
+    still runs; a repeat of the running one is dropped and learned from as a repeat."""
+    space = BertSpace(num_layers=(1, 2, 3, 4, 5, 6), num_heads=(2, 4), head_dim=(16,), ffn_ratio=(2,))
+    searcher = ConstrainedOptunaSearch(
+        space=space,
+        metric=["score", "latency_ms"],
+        mode=["max", "min"],
+        sampler=ControllerSampler(budget_reward(100.0), seed=0),
+    )
+    running, trained = [], []
+    for index in range(len(space.archs())):
+        config = searcher.suggest(str(index))
+        if not isinstance(config, dict):
+            break
+        running.append((str(index), Arch.from_dict(config["arch"])))
+        if len(running) == 2:  # the older of the two finishes
+            trial_id, arch = running.pop(0)
+            searcher.on_trial_complete(
+                trial_id,
+                {"score": 0.5 + 0.01 * arch.num_layers, "latency_ms": 1.0, CONSTRAINT_KEY: -99.0, "final": True},
+            )
+            trained.append(arch)
+    trained += [arch for _, arch in running]
+    assert len(set(trained)) == len(trained)
+    assert len(trained) >= len(space.archs()) - 2, trained

@@ -121,9 +121,9 @@ class ControllerSampler(BaseSampler):
     The update is REINFORCE with an exponential-moving-average baseline and an entropy
     bonus that keeps the policy from collapsing before it has seen enough trials.
 
-    A trial the searcher answered from an earlier one (``ConstrainedOptunaSearch`` marks
-    it ``duplicate_of``) is learned from with the lowest reward seen so far, whatever
-    values it was told: it evaluated nothing new, and a policy rewarded for it again
+    A trial the searcher answered from an earlier one, or dropped as a repeat of a running
+    one (``ConstrainedOptunaSearch`` marks both ``duplicate_of``), is learned from with the
+    lowest reward seen so far, whatever it was told: it evaluated nothing new, and a policy rewarded for it again
     settles on the architectures it already knows until the searcher ends the search for
     lack of new proposals. In a plain study, where a repeat is a real evaluation, a
     repeat is learned from like any trial.
@@ -208,9 +208,10 @@ class ControllerSampler(BaseSampler):
 
     def _learn(self, study: Study) -> None:
         """One REINFORCE step per finished trial not learned from yet, oldest first: a
-        COMPLETE one with its reward, one answered from an earlier trial with the lowest
-        reward so far. A PRUNED one (stopped early: no values) teaches nothing."""
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        COMPLETE one with its reward, a repeat with the lowest reward so far. A PRUNED one
+        (stopped early: no values) or a failed one teaches nothing."""
+        finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        for trial in study.get_trials(deepcopy=False, states=finished):
             if trial.number in self._learned:
                 continue
             self._learned.add(trial.number)
