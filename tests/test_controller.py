@@ -66,14 +66,19 @@ def test_budget_reward_keeps_the_score_within_budget_and_decays_past_it():
     assert reward(trial) == pytest.approx(0.9 * 0.5**0.07)
 
 
-def test_controller_plugs_into_the_constrained_searcher():
-    space = BertSpace(num_layers=(1, 2, 3, 4, 5, 6), num_heads=(2, 4), head_dim=(16,), ffn_ratio=(2,))
-    searcher = ConstrainedOptunaSearch(
+def _controlled_search(space: BertSpace, budget_ms: float) -> ConstrainedOptunaSearch:
+    """The searcher a search with the controller sampler builds, rewarding within ``budget_ms``."""
+    return ConstrainedOptunaSearch(
         space=space,
         metric=["score", "latency_ms"],
         mode=["max", "min"],
-        sampler=ControllerSampler(budget_reward(4.0), seed=0),
+        sampler=ControllerSampler(budget_reward(budget_ms), seed=0),
     )
+
+
+def test_controller_plugs_into_the_constrained_searcher():
+    space = BertSpace(num_layers=(1, 2, 3, 4, 5, 6), num_heads=(2, 4), head_dim=(16,), ffn_ratio=(2,))
+    searcher = _controlled_search(space, budget_ms=4.0)
     seen = []
     for index in range(30):
         config = searcher.suggest(str(index))
@@ -95,12 +100,7 @@ def test_a_controller_sure_of_its_best_arch_still_proposes_new_ones():
     the arch they repeat, they taught the policy to repeat it, and the searcher ended the
     search after 64 repeats in a row with most of the space unseen."""
     space = BertSpace(num_layers=(1, 2, 3, 4, 5, 6), num_heads=(2, 4), head_dim=(16,), ffn_ratio=(2, 4))
-    searcher = ConstrainedOptunaSearch(
-        space=space,
-        metric=["score", "latency_ms"],
-        mode=["max", "min"],
-        sampler=ControllerSampler(budget_reward(100.0), seed=0),
-    )
+    searcher = _controlled_search(space, budget_ms=100.0)
     seen = []
     for index in range(len(space.archs())):
         config = searcher.suggest(str(index))
@@ -119,12 +119,7 @@ def test_with_two_trials_in_flight_the_controller_trains_no_arch_twice():
     """Tune with ``max_concurrent_trials: 2``: each suggestion comes while another trial
     still runs; a repeat of the running one is dropped and learned from as a repeat."""
     space = BertSpace(num_layers=(1, 2, 3, 4, 5, 6), num_heads=(2, 4), head_dim=(16,), ffn_ratio=(2,))
-    searcher = ConstrainedOptunaSearch(
-        space=space,
-        metric=["score", "latency_ms"],
-        mode=["max", "min"],
-        sampler=ControllerSampler(budget_reward(100.0), seed=0),
-    )
+    searcher = _controlled_search(space, budget_ms=100.0)
     running, trained = [], []
     for index in range(len(space.archs())):
         config = searcher.suggest(str(index))
