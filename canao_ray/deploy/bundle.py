@@ -2,12 +2,15 @@
 
 Layout of ``<bundle>/``:
 
-- ``model.onnx``: token tensors ``input_ids``, ``attention_mask``, ``token_type_ids``
-  (int64, ``[1, seq_len]``, padded with the attention mask) to ``logits``;
+- ``model.onnx``: the token tensors the tokenizer gives (``input_ids``, ``attention_mask``,
+  and ``token_type_ids`` where the family has them; int64, ``[1, seq_len]``, padded with
+  the attention mask) to ``logits``;
 - ``model.so``: that graph compiled by TVM for the search's device with its tuning
   database (load with ``tvm.runtime.load_module`` and run with ``relax.VirtualMachine``);
-- ``config.json``, ``model.safetensors``: the PyTorch model (``from_pretrained``);
-- the tokenizer's files; ``canao.json``: architecture, task, shapes, device;
+- ``config.json``, ``model.safetensors``: the PyTorch model (``from_pretrained``), in the
+  teacher's family, its classes named (``id2label``, ``label2id``);
+- the tokenizer's files; ``canao.json``: architecture, family, task, classes, inputs,
+  the device it runs on and the one it was trained on;
 - ``metrics.json``: dev metrics from PyTorch and from the ONNX file under ONNX Runtime,
   and the largest logit differences of PyTorch and of TVM's module from ONNX Runtime on
   the first dev examples;
@@ -33,13 +36,18 @@ BUNDLE_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 CHECK_EXAMPLES = 32  # dev examples whose logits are compared across PyTorch, ONNX Runtime and TVM
 
 
+def bundle_inputs(data: TaskData) -> tuple[str, ...]:
+    """The graph's inputs, in a fixed order: the token tensors the task's tokenizer gives."""
+    return tuple(name for name in BUNDLE_INPUTS if name in data.tokenizer.model_input_names)
+
+
 def _padded(data: TaskData, row: dict) -> dict[str, np.ndarray]:
     """One dev example as the bundle's inputs: padded to ``seq_len``, batch 1."""
-    features = {name: row[name] for name in BUNDLE_INPUTS if name in row}
+    names = bundle_inputs(data)
+    features = {name: row[name] for name in names if name in row}
     padded = data.tokenizer.pad(features, padding="max_length", max_length=data.seq_len, return_tensors="np")
     arrays = {name: np.asarray(padded[name], dtype=np.int64)[None] for name in padded}
-    arrays.setdefault("token_type_ids", np.zeros_like(arrays["input_ids"]))
-    return arrays
+    return {name: arrays.get(name, np.zeros_like(arrays["input_ids"])) for name in names}
 
 
 def onnx_logits(onnx_path: Path, data: TaskData, num_threads: int) -> np.ndarray:
@@ -72,7 +80,7 @@ def tvm_logits(library: Path, data: TaskData, count: int) -> np.ndarray:
     outputs = []
     for row in data.dev.select(range(min(count, len(data.dev)))):
         inputs = _padded(data, row)
-        outputs.append(vm["main"](*(tvm.runtime.tensor(inputs[name]) for name in BUNDLE_INPUTS)).numpy())
+        outputs.append(vm["main"](*(tvm.runtime.tensor(array) for array in inputs.values())).numpy())
     return np.concatenate(outputs)
 
 
@@ -86,21 +94,35 @@ def write_bundle(
     cache_dir: Path,
     tuning: TuningSettings,
     latencies: dict[str, Any],
+    trained_on: dict[str, Any],
 ) -> dict[str, Any]:
-    """Export, compile and check one model into ``target`` (built aside, then renamed)."""
+    """Export, compile and check one model into ``target`` (built aside, then renamed).
+    ``trained_on`` says where and in which precision the model was trained."""
     with atomic_directory(target) as partial:
-        return _fill_bundle(partial, model, arch, data, pytorch_metrics, device, cache_dir, tuning, latencies)
+        return _fill_bundle(
+            partial, model, arch, data, pytorch_metrics, device, cache_dir, tuning, latencies, trained_on
+        )
 
 
 def _fill_bundle(
-    partial: Path, model, arch, data: TaskData, pytorch_metrics, device: Device, cache_dir, tuning, latencies
+    partial: Path,
+    model,
+    arch,
+    data: TaskData,
+    pytorch_metrics,
+    device: Device,
+    cache_dir,
+    tuning,
+    latencies,
+    trained_on,
 ):
     from device_profilers.backends.tvm import TvmBackend
 
-    model.eval()
+    model.cpu().eval()
     model.save_pretrained(partial)
     data.tokenizer.save_pretrained(partial)
-    onnx_path = export_onnx(model, partial / "model.onnx", 1, data.seq_len, BUNDLE_INPUTS)
+    inputs = bundle_inputs(data)
+    onnx_path = export_onnx(model, partial / "model.onnx", 1, data.seq_len, inputs)
 
     backend = TvmBackend(device, cache_dir, tuning)
     executable, _, _ = backend.compile(onnx_path, 1, data.seq_len)
@@ -120,10 +142,13 @@ def _fill_bundle(
     description = {
         "arch": arch.to_dict(),
         "arch_key": arch.key,
+        "family": model.config.model_type,
         "task": data.task.name,
-        "inputs": {name: [1, data.seq_len] for name in BUNDLE_INPUTS},
+        "labels": list(data.task.label_names),
+        "inputs": {name: [1, data.seq_len] for name in inputs},
         "device": device.name,
         "target": device.target,
+        "trained_on": trained_on,
     }
     for name, value in (("metrics.json", metrics), ("latency.json", latencies), ("canao.json", description)):
         (partial / name).write_text(json.dumps(value, indent=2, default=str))

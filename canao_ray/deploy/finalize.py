@@ -21,7 +21,7 @@ from search_spaces import Arch
 from ..config import ConfigError, SearchConfig
 from ..data import TaskData, load_task
 from ..teacher import build_student, prepare_teacher
-from ..training import Trainer, count_parameters
+from ..training import Trainer, count_parameters, device_name, local_training_device
 from .bundle import write_bundle
 
 FINAL_DIR = "final"
@@ -47,16 +47,21 @@ def finalize_run(run_dir: str | Path, archs: list[Arch] | None = None) -> list[d
         raise ConfigError(f"{str(run_dir)!r} has no config.yaml: give the directory of a 'canao search' run")
     config = SearchConfig.from_yaml(run_dir / "config.yaml")
     archs = archs or chosen_archs(run_dir, config.finalize.max_models)
+    trains_on = local_training_device("finalize.gpus", config.finalize.gpus)
     teacher_dir = prepare_teacher(config, config.resolved_cache_dir()) if config.teacher is not None else None
     data = load_task(config.task.model_copy(update={"num_train": config.finalize.num_train}), config.teacher)
     device = config.latency.make_device()
     torch.set_num_threads(device.num_threads)
-    rows = [_finalize(arch, config, data, device, teacher_dir, run_dir / FINAL_DIR / arch.key) for arch in archs]
+    rows = [
+        _finalize(arch, config, data, device, trains_on, teacher_dir, run_dir / FINAL_DIR / arch.key) for arch in archs
+    ]
     write_atomic(run_dir / FINAL_DIR / "summary.json", json.dumps(rows, indent=2))
     return rows
 
 
-def _finalize(arch: Arch, config: SearchConfig, data: TaskData, device: Device, teacher_dir, bundle: Path) -> dict:
+def _finalize(
+    arch: Arch, config: SearchConfig, data: TaskData, device: Device, trains_on: torch.device, teacher_dir, bundle: Path
+) -> dict:
     """Measure, train and bundle one architecture; its summary row."""
     start = time.perf_counter()
     cache_dir, settings = config.resolved_cache_dir(), config.finalize.training
@@ -74,13 +79,23 @@ def _finalize(arch: Arch, config: SearchConfig, data: TaskData, device: Device, 
         use_cache=False,
     )
     model, loss = build_student(arch, data, config.model_copy(update={"training": settings}), teacher_dir)
-    trainer = Trainer(model, data, settings, loss)
+    trainer = Trainer(model, data, settings, loss, trains_on)
     for epoch in range(1, settings.epochs + 1):
         train_loss = trainer.epoch()
         print(f"[canao] finalize {arch.key} epoch {epoch}: loss {train_loss:.4f} {trainer.evaluate()}", flush=True)
     latency = {lat.backend: lat.to_dict() for lat in latencies}
+    trained_on = {"device": device_name(trains_on), "precision": settings.precision or "fp32"}
     metrics = write_bundle(
-        bundle, trainer.trained, arch, data, trainer.evaluate(), device, cache_dir, config.latency.tuning, latency
+        bundle,
+        trainer.trained,
+        arch,
+        data,
+        trainer.evaluate(),
+        device,
+        cache_dir,
+        config.latency.tuning,
+        latency,
+        trained_on,
     )
     print(f"[canao] finalize {arch.key}: bundle {bundle}", flush=True)
     return {

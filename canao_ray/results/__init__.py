@@ -3,7 +3,7 @@
 from .callbacks import HYPERVOLUME_FILE, HypervolumeHistory, TrialProgress, TrialsLog, error_reason
 from .front import pareto_front, trial_counts
 from .hypervolume import hypervolume
-from .report import predictor_summary, write_report
+from .report import flat_front_warning, predictor_summary, write_report
 from .verify import Verdict, verify_run
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "TrialsLog",
     "Verdict",
     "error_reason",
+    "flat_front_warning",
     "hypervolume",
     "pareto_front",
     "predictor_summary",

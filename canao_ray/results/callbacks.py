@@ -12,6 +12,7 @@ from ray import tune
 
 from device_profilers.files import append_record, read_records, trim_partial_line
 
+from ..data.metrics import METRICS
 from ..keys import CONSTRAINT_KEY, FEASIBLE, FINAL_KEY, LOGGED_METRICS
 from .hypervolume import hypervolume
 
@@ -43,7 +44,7 @@ class TrialsLog(tune.Callback):
             "trial_id": trial.trial_id,
             "arch": trial.config.get("arch"),
             "status": status,
-            "metrics": {k: result.get(k) for k in LOGGED_METRICS if k in result},
+            "metrics": {k: result.get(k) for k in (*LOGGED_METRICS, *METRICS) if k in result},
             "latency": {
                 "median_ms": result.get("latency_ms"),
                 "p90_ms": result.get("latency_p90_ms"),

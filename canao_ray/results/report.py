@@ -37,9 +37,36 @@ def predictor_summary(trials: list[dict]) -> str | None:
     return text + "."
 
 
+#: A front whose best score is within this of chance level is flat: nothing was learnt.
+FLAT_MARGIN = 0.01
+
+
+def flat_front_warning(front: list[dict], chance: float | None, score_name: str) -> str | None:
+    """What to say when no candidate of ``front`` beats ``chance`` (the score of knowing
+    nothing) by ``FLAT_MARGIN``; None when one does."""
+    if chance is None or not front:
+        return None
+    best = max(row["score"] for row in front)
+    if best > chance + FLAT_MARGIN:
+        return None
+    return (
+        f"every candidate scores at chance level: the best {score_name}, {best:.4f}, is within {FLAT_MARGIN} of "
+        f"what a model that knows nothing gets ({chance:.4f}), so this front says nothing about the architectures; "
+        "raise task.num_train (training examples) or training.epochs"
+    )
+
+
 def write_report(
-    run_dir: Path, study: optuna.Study, space: BertSpace, budget_ms: float, command: str, score_name: str = "accuracy"
+    run_dir: Path,
+    study: optuna.Study,
+    space: BertSpace,
+    budget_ms: float,
+    command: str,
+    score_name: str = "accuracy",
+    chance: float | None = None,
 ) -> list[dict]:
+    """``pareto.json``, the plots and ``report.md`` of a finished search; returns the front.
+    ``chance`` is the task's chance-level score: a front no better gets a warning."""
     front = pareto_front(study, space)
     write_atomic(run_dir / "pareto.json", json.dumps(front, indent=2))
     plot_front(study, front, budget_ms, run_dir / "pareto.png", score_name)
@@ -48,6 +75,7 @@ def write_report(
         "",
         f"Latency budget: {budget_ms} ms. {trial_counts(study)}",
         "",
+        *((f"**Warning: {warning}.**", "") if (warning := flat_front_warning(front, chance, score_name)) else ()),
         f"| trial | arch | layers | hidden | heads | FFN | {score_name} | latency ms |",
         "|---|---|---|---|---|---|---|---|",
     ]

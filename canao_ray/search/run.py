@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
 import ray
 import yaml
@@ -17,9 +18,10 @@ from device_profilers import measure_latency, running_broker
 from device_profilers.files import write_atomic
 
 from ..config import ConfigError, SearchConfig
+from ..data import TaskDataError, chance_score, load_splits, resolved_labels
 from ..keys import MODES, OBJECTIVES
-from ..results import HYPERVOLUME_FILE, HypervolumeHistory, TrialProgress, TrialsLog, write_report
-from ..teacher import prepare_teacher
+from ..results import HYPERVOLUME_FILE, HypervolumeHistory, TrialProgress, TrialsLog, flat_front_warning, write_report
+from ..teacher import TeacherError, prepare_teacher, teacher_config
 from .samplers import make_sampler, make_scheduler
 from .searcher import ConstrainedOptunaSearch
 from .trainable import train_candidate
@@ -39,7 +41,7 @@ def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = 
     run_dir = Path(out_dir).resolve()
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"output directory {str(run_dir)!r} is not empty; choose a new --out")
-    teacher_dir = _check_and_prepare(config)
+    config, teacher_dir = _check_and_prepare(config)
     _init_ray(config, address)
     with _profiler_broker(config):
         _check_budget(config)
@@ -95,7 +97,7 @@ def resume_search(run_dir: str | Path, address: str | None = None) -> Path:
         raise ConfigError(
             f"{str(run_dir)!r} holds no Tune experiment state to resume (the search stopped before its first trial); start it again"
         )
-    teacher_dir = _check_and_prepare(config)
+    config, teacher_dir = _check_and_prepare(config)
     _init_ray(config, address)
     with _profiler_broker(config):
         tune.Tuner.restore(
@@ -104,9 +106,17 @@ def resume_search(run_dir: str | Path, address: str | None = None) -> Path:
     return _write_results(config, run_dir)
 
 
-def _check_and_prepare(config: SearchConfig) -> str | None:
-    """Fail on an unreachable device or missing teacher files before anything is written;
-    returns the fine-tuned teacher's directory (None without a teacher)."""
+def _check_and_prepare(config: SearchConfig) -> tuple[SearchConfig, str | None]:
+    """Fail on bad data, an unreachable device or missing teacher files before anything is
+    written. Returns the config with the task's class order written in (the run saves the
+    order it used), and the fine-tuned teacher's directory (None without a teacher)."""
+    try:
+        if config.teacher is not None:
+            teacher_config(config.teacher.model)  # the cheapest check first: no data read for a teacher that is missing
+        splits = load_splits(config.task)
+    except (TaskDataError, TeacherError) as error:
+        raise ConfigError(str(error)) from None
+    config = config.model_copy(update={"task": resolved_labels(config.task, splits)})
     device = config.latency.make_device()
     if device.rpc is not None:
         try:
@@ -114,8 +124,8 @@ def _check_and_prepare(config: SearchConfig) -> str | None:
         except ConnectionError as error:
             raise ConfigError(f"latency.rpc.tracker: {error}") from None
     if config.teacher is None:
-        return None
-    return str(prepare_teacher(config, config.resolved_cache_dir()))
+        return config, None
+    return config, str(prepare_teacher(config, config.resolved_cache_dir()))
 
 
 def _init_ray(config: SearchConfig, address: str | None) -> None:
@@ -133,12 +143,16 @@ def _init_ray(config: SearchConfig, address: str | None) -> None:
             logging_level=logging.WARNING,  # Ray's start-up chatter would bury canao's own errors
             resources=None if address else wanted,
         )
-    cpus = ray.cluster_resources().get("CPU", 0)
-    if config.search.trial_cpus > cpus:
-        raise ConfigError(
-            f"search.trial_cpus: each trial asks for {config.search.trial_cpus} CPUs but the Ray cluster has {cpus:g}, "
-            "so no trial could start; lower it or add nodes"
-        )
+    for setting, resource, wanted_per_trial in (
+        ("trial_cpus", "CPU", config.search.trial_cpus),
+        ("trial_gpus", "GPU", config.search.trial_gpus),
+    ):
+        held = ray.cluster_resources().get(resource, 0)
+        if wanted_per_trial > held:
+            raise ConfigError(
+                f"search.{setting}: each trial asks for {wanted_per_trial:g} {resource}s but the Ray cluster has {held:g}, "
+                "so no trial could start; lower it or add nodes"
+            )
     missing = {name: amount for name, amount in wanted.items() if ray.cluster_resources().get(name, 0) < amount}
     if missing:
         raise ConfigError(
@@ -190,9 +204,16 @@ def _check_budget(config: SearchConfig) -> None:
 
 
 def _write_results(config: SearchConfig, run_dir: Path) -> Path:
-    """The front and the report, from the run's study."""
+    """The front and the report, from the run's study; a front no better than chance is
+    said on the console too."""
     study = optuna.load_study(study_name=config.name, storage=_study_storage(run_dir))
-    write_report(run_dir, study, config.space, config.latency.budget_ms, _command_line(), config.task.score_name)
+    splits = load_splits(config.task)
+    chance = chance_score(splits.task, np.asarray(splits.train["label"]), np.asarray(splits.validation["label"]))
+    score = config.task.score_name
+    front = write_report(run_dir, study, config.space, config.latency.budget_ms, _command_line(), score, chance)
+    warning = flat_front_warning(front, chance, score)
+    if warning:
+        print(f"[canao] warning: {warning}", flush=True)
     return run_dir
 
 

@@ -10,9 +10,9 @@ from search_spaces import Arch
 
 from ..config import SearchConfig
 from ..data import load_task
-from ..keys import CONSTRAINT_KEY, FEASIBLE, FINAL_KEY, PREDICTED, SCORE, TrialReport
+from ..keys import CONSTRAINT_KEY, FEASIBLE, FINAL_KEY, PRECISION, PREDICTED, SCORE, TRAIN_DEVICE, TrialReport
 from ..teacher import build_student
-from ..training import Trainer, count_parameters
+from ..training import Trainer, count_parameters, device_name, training_device
 
 
 def _untrained(arch: Arch, latency_ms: float, budget_ms: float, latency: TrialReport) -> TrialReport:
@@ -66,10 +66,12 @@ def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | Non
     torch.set_num_threads(settings.search.trial_cpus)
     data = load_task(settings.task, settings.teacher)
     model, loss = build_student(arch, data, settings, teacher_dir)
-    trainer = Trainer(model, data, settings.training, loss)
+    device = training_device(settings.search.trial_gpus)
+    trainer = Trainer(model, data, settings.training, loss, device)
     params = count_parameters(model)
+    trained_on = {TRAIN_DEVICE: device_name(device), PRECISION: settings.training.precision or "fp32"}
     for epoch in range(1, settings.training.epochs + 1):
         loss = trainer.epoch(training_turn)
         metrics = trainer.evaluate(training_turn)
-        report = {**metrics, "loss": loss, "epoch": epoch, "params": params, FEASIBLE: True}
+        report = {**metrics, "loss": loss, "epoch": epoch, "params": params, FEASIBLE: True, **trained_on}
         tune.report({**report, FINAL_KEY: epoch == settings.training.epochs, **common})

@@ -4,7 +4,7 @@ from .distill import Distiller
 from .finetune import prepare_teacher
 from .importance import Importance, importance
 from .inherit import Selection, inherit, select
-from .sources import TeacherError, checkpoint_path, load_classifier
+from .sources import TeacherError, checkpoint_path, load_classifier, teacher_config
 from .students import build_student, load_teacher
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "load_teacher",
     "prepare_teacher",
     "select",
+    "teacher_config",
 ]

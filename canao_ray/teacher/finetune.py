@@ -19,10 +19,10 @@ import torch
 from device_profilers.files import atomic_directory, atomic_path
 
 from ..config import ConfigError, SearchConfig, TeacherSettings
-from ..data import GlueDataError, TaskData, batches, load_task
-from ..training import Trainer
+from ..data import TaskData, TaskDataError, batches, load_task
+from ..training import Trainer, device_name, label_config, local_training_device
 from .importance import importance
-from .sources import TeacherError, checkpoint_path, load_classifier
+from .sources import TeacherError, checkpoint_path, load_classifier, teacher_config
 
 IMPORTANCE_FILE = "importance.safetensors"
 
@@ -53,21 +53,30 @@ def prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
     """
     try:
         return _prepare_teacher(config, cache_dir)
-    except (GlueDataError, TeacherError) as error:
+    except (TaskDataError, TeacherError) as error:
         raise ConfigError(str(error)) from None
 
 
 def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
     teacher = config.teacher
+    family_config = teacher_config(teacher.model)  # a teacher canao cannot use fails before any data is tokenised
+    device = local_training_device("teacher.gpus", teacher.gpus)
     data = load_task(config.task.model_copy(update={"num_train": teacher.num_train}), teacher)
     settings = teacher.finetune
     target = finetuned_dir(cache_dir, teacher.model, data.key, settings.identity())
     if (target / "metrics.json").is_file():
-        _ensure_importance(target, data, teacher)
+        _ensure_importance(target, data, teacher, device)
         return target
     torch.manual_seed(settings.seed)
-    model = load_classifier(checkpoint_path(teacher.model), num_labels=data.num_labels)
-    trainer = Trainer(model, data, settings)
+    labels = label_config(family_config, data.task)
+    model = load_classifier(
+        checkpoint_path(teacher.model),
+        num_labels=labels.num_labels,
+        id2label=labels.id2label,
+        label2id=labels.label2id,
+        ignore_mismatched_sizes=True,  # a checkpoint fine-tuned on other classes gets a new head
+    )
+    trainer = Trainer(model, data, settings, device=device)
     metrics: dict[str, float] = {}
     start = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
@@ -77,22 +86,23 @@ def _prepare_teacher(config: SearchConfig, cache_dir: str | Path) -> Path:
         print(f"teacher {teacher.model} on {data.task.name}, epoch {epoch}: {metrics}", flush=True)
     # The fine-tuning time is kept so a later run that reuses this teacher can report it.
     metrics["finetune_s"] = time.perf_counter() - start
-    save_teacher(trainer.trained, data.tokenizer, {**metrics, "task": data.key, "teacher": teacher.model}, target)
-    _ensure_importance(target, data, teacher)
+    record = {**metrics, "task": data.key, "teacher": teacher.model, "device": device_name(device)}
+    save_teacher(trainer.trained.cpu(), data.tokenizer, record, target)
+    _ensure_importance(target, data, teacher, device)
     return target
 
 
-def _ensure_importance(teacher_dir: Path, data: TaskData, teacher: TeacherSettings) -> None:
+def _ensure_importance(teacher_dir: Path, data: TaskData, teacher: TeacherSettings, device: torch.device) -> None:
     """Rank the fine-tuned teacher's units on training batches, once (kept beside it)."""
     from safetensors.torch import save_file
 
     path = teacher_dir / IMPORTANCE_FILE
     if path.is_file():
         return
-    model = load_classifier(teacher_dir)
+    model = load_classifier(teacher_dir).to(device)
     sample = itertools.islice(
         batches(data, data.train, teacher.finetune.batch_size, True, teacher.finetune.seed), teacher.importance_batches
     )
-    scores = importance(model, sample)
+    scores = importance(model, ({k: v.to(device) for k, v in batch.items()} for batch in sample))
     with atomic_path(path) as partial:
-        save_file({k: v.contiguous() for k, v in scores.__dict__.items()}, str(partial))
+        save_file({k: v.contiguous().cpu() for k, v in scores.__dict__.items()}, str(partial))

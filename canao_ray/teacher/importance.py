@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models import model_parts
+
 
 @dataclass(frozen=True)
 class Importance:
-    """Per-unit importance of a BERT encoder (higher: removing it hurts the loss more)."""
+    """Per-unit importance of an encoder (higher: removing it hurts the loss more)."""
 
     layers: torch.Tensor  # [num_layers]
     heads: torch.Tensor  # [num_layers, num_heads]
@@ -32,32 +34,33 @@ def _with_tensor(output, tensor):
 
 
 @contextmanager
-def _gates(bert) -> Iterator[dict[str, torch.Tensor]]:
-    """Gates (all ones, requiring grad) multiplied into ``bert``'s units by forward hooks."""
-    config = bert.config
-    layers, heads = config.num_hidden_layers, config.num_attention_heads
+def _gates(model) -> Iterator[dict[str, torch.Tensor]]:
+    """Gates (all ones, requiring grad) multiplied into ``model``'s units by forward hooks."""
+    parts = model_parts(model)
+    config = model.config
+    layers, heads = len(parts.layers), config.num_attention_heads
     head_dim = config.hidden_size // heads
-    gates = {
-        "layers": torch.ones(layers, requires_grad=True),
-        "heads": torch.ones(layers, heads, requires_grad=True),
-        "ffn": torch.ones(layers, config.intermediate_size, requires_grad=True),
-        "hidden": torch.ones(config.hidden_size, requires_grad=True),
+    shapes = {
+        "layers": (layers,),
+        "heads": (layers, heads),
+        "ffn": (layers, parts.layers[0].ffn_in.out_features),
+        "hidden": (config.hidden_size,),
     }
+    device = parts.classifier.weight.device
+    gates = {name: torch.ones(shape, device=device, requires_grad=True) for name, shape in shapes.items()}
     handles = []
 
     def scale_hidden(module, args, output):
         return _with_tensor(output, _output_tensor(output) * gates["hidden"])
 
-    handles.append(bert.embeddings.LayerNorm.register_forward_hook(scale_hidden))
-    for index, layer in enumerate(bert.encoder.layer):
+    handles.append(parts.stream_start.register_forward_hook(scale_hidden))
+    for index, layer in enumerate(parts.layers):
 
-        def scale_heads(module, args, output, index=index):
-            context = _output_tensor(output)
-            scaled = context * gates["heads"][index].repeat_interleave(head_dim)
-            return _with_tensor(output, scaled)
+        def scale_heads(module, args, index=index):
+            return (args[0] * gates["heads"][index].repeat_interleave(head_dim), *args[1:])
 
-        def scale_ffn(module, args, output, index=index):
-            return output * gates["ffn"][index]
+        def scale_ffn(module, args, index=index):
+            return (args[0] * gates["ffn"][index], *args[1:])
 
         def scale_layer(module, args, kwargs, output, index=index):
             before = args[0] if args else kwargs["hidden_states"]
@@ -65,11 +68,11 @@ def _gates(bert) -> Iterator[dict[str, torch.Tensor]]:
             return _with_tensor(output, before + gates["layers"][index] * (after - before))
 
         handles += [
-            layer.attention.self.register_forward_hook(scale_heads),
-            layer.intermediate.register_forward_hook(scale_ffn),
-            layer.attention.output.LayerNorm.register_forward_hook(scale_hidden),
-            layer.output.LayerNorm.register_forward_hook(scale_hidden),
-            layer.register_forward_hook(scale_layer, with_kwargs=True),
+            layer.attention_out.register_forward_pre_hook(scale_heads),
+            layer.ffn_out.register_forward_pre_hook(scale_ffn),
+            layer.attention_norm.register_forward_hook(scale_hidden),
+            layer.output_norm.register_forward_hook(scale_hidden),
+            layer.block.register_forward_hook(scale_layer, with_kwargs=True),
         ]
     try:
         yield gates
@@ -79,10 +82,10 @@ def _gates(bert) -> Iterator[dict[str, torch.Tensor]]:
 
 
 def importance(model, batches: Iterable[dict[str, torch.Tensor]]) -> Importance:
-    """Gate-gradient importance of ``model`` (a ``BertForSequenceClassification``) on ``batches``."""
+    """Gate-gradient importance of ``model`` (a sequence classifier of a supported family) on ``batches``."""
     model.eval()  # no dropout: the gradient should reflect the model, not the noise
     totals, count = None, 0
-    with _gates(model.bert) as gates:
+    with _gates(model) as gates:
         for batch in batches:
             model(**batch).loss.backward()
             grads = {name: gate.grad.abs().clone() for name, gate in gates.items()}

@@ -13,6 +13,7 @@ import torch
 
 from search_spaces import Arch
 
+from ..models import model_parts
 from .importance import Importance
 
 
@@ -67,40 +68,42 @@ def _copy(target: torch.Tensor, source: torch.Tensor, *index: torch.Tensor | sli
 
 
 def inherit(student, teacher, selection: Selection) -> None:
-    """Copy the selected teacher weights into ``student`` (both ``BertForSequenceClassification``)."""
+    """Copy the selected teacher weights into ``student`` (sequence classifiers of one family)."""
     hidden = selection.hidden
-    s, t = student.bert, teacher.bert
-    positions = slice(0, s.embeddings.position_embeddings.num_embeddings)
-    _copy(s.embeddings.word_embeddings.weight, t.embeddings.word_embeddings.weight, slice(None), hidden)
-    _copy(s.embeddings.position_embeddings.weight, t.embeddings.position_embeddings.weight, positions, hidden)
-    _copy(s.embeddings.token_type_embeddings.weight, t.embeddings.token_type_embeddings.weight, slice(None), hidden)
+    s, t = model_parts(student), model_parts(teacher)
+    # Behind a projection (ELECTRA's narrower embeddings) the tables are copied whole.
+    embedding_dims = hidden if t.projection is None else slice(None)
+    for student_table, teacher_table in zip(s.embeddings, t.embeddings):
+        _copy(student_table.weight, teacher_table.weight, slice(None), embedding_dims)
     for name in ("weight", "bias"):
-        _copy(getattr(s.embeddings.LayerNorm, name), getattr(t.embeddings.LayerNorm, name), hidden)
+        _copy(getattr(s.embedding_norm, name), getattr(t.embedding_norm, name), embedding_dims)
+    if s.projection is not None and t.projection is not None:
+        _copy(s.projection.weight, t.projection.weight, hidden, slice(None))
+        _copy(s.projection.bias, t.projection.bias, hidden)
     for student_layer, teacher_index, rows, units in zip(
-        s.encoder.layer, selection.layers, selection.attention, selection.ffn
+        s.layers, selection.layers, selection.attention, selection.ffn
     ):
-        source = t.encoder.layer[teacher_index]
+        source = t.layers[teacher_index]
         for name in ("query", "key", "value"):
-            _copy(
-                getattr(student_layer.attention.self, name).weight,
-                getattr(source.attention.self, name).weight,
-                rows,
-                hidden,
-            )
-            _copy(getattr(student_layer.attention.self, name).bias, getattr(source.attention.self, name).bias, rows)
-        _copy(student_layer.attention.output.dense.weight, source.attention.output.dense.weight, hidden, rows)
-        _copy(student_layer.intermediate.dense.weight, source.intermediate.dense.weight, units, hidden)
-        _copy(student_layer.intermediate.dense.bias, source.intermediate.dense.bias, units)
-        _copy(student_layer.output.dense.weight, source.output.dense.weight, hidden, units)
-        for student_part, teacher_part in (
-            (student_layer.attention.output, source.attention.output),
-            (student_layer.output, source.output),
+            _copy(getattr(student_layer, name).weight, getattr(source, name).weight, rows, hidden)
+            _copy(getattr(student_layer, name).bias, getattr(source, name).bias, rows)
+        _copy(student_layer.attention_out.weight, source.attention_out.weight, hidden, rows)
+        _copy(student_layer.ffn_in.weight, source.ffn_in.weight, units, hidden)
+        _copy(student_layer.ffn_in.bias, source.ffn_in.bias, units)
+        _copy(student_layer.ffn_out.weight, source.ffn_out.weight, hidden, units)
+        for student_out, teacher_out in (
+            (student_layer.attention_out, source.attention_out),
+            (student_layer.ffn_out, source.ffn_out),
         ):
-            _copy(student_part.dense.bias, teacher_part.dense.bias, hidden)
+            _copy(student_out.bias, teacher_out.bias, hidden)
+        for student_norm, teacher_norm in (
+            (student_layer.attention_norm, source.attention_norm),
+            (student_layer.output_norm, source.output_norm),
+        ):
             for name in ("weight", "bias"):
-                _copy(getattr(student_part.LayerNorm, name), getattr(teacher_part.LayerNorm, name), hidden)
+                _copy(getattr(student_norm, name), getattr(teacher_norm, name), hidden)
     if s.pooler is not None and t.pooler is not None:
-        _copy(s.pooler.dense.weight, t.pooler.dense.weight, hidden, hidden)
-        _copy(s.pooler.dense.bias, t.pooler.dense.bias, hidden)
-    _copy(student.classifier.weight, teacher.classifier.weight, slice(None), hidden)
-    _copy(student.classifier.bias, teacher.classifier.bias)
+        _copy(s.pooler.weight, t.pooler.weight, hidden, hidden)
+        _copy(s.pooler.bias, t.pooler.bias, hidden)
+    _copy(s.classifier.weight, t.classifier.weight, slice(None), hidden)
+    _copy(s.classifier.bias, t.classifier.bias)

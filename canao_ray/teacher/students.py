@@ -30,12 +30,13 @@ def load_teacher(teacher_dir: str | Path) -> tuple[torch.nn.Module, Importance]:
 def build_student(
     arch: Arch, data: TaskData, config: SearchConfig, teacher_dir: str | Path | None
 ) -> tuple[torch.nn.Module, Callable[[torch.nn.Module, dict], torch.Tensor]]:
-    """A candidate and its training loss: fresh and plain without a teacher; else with
-    the teacher's most important weights (``teacher.inherit``) and distilled from it."""
-    model = build_model(arch, data, config.training.seed)
+    """A candidate and its training loss: a fresh BERT trained on labels without a teacher;
+    else in the teacher's family, with its most important weights (``teacher.inherit``)
+    and distilled from it."""
     if teacher_dir is None or config.teacher is None:
-        return model, task_loss
+        return build_model(arch, data, config.training.seed), task_loss
     teacher, scores = load_teacher(teacher_dir)
+    model = build_model(arch, data, config.training.seed, teacher.config)
     selection = select(arch, teacher.config, scores)
     if config.teacher.inherit:
         inherit(model, teacher, selection)
