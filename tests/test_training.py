@@ -1,11 +1,11 @@
-"""The training loop's weight averaging, on the embedded task with a tiny model."""
+"""The training loop: weight averaging, mixed precision, the device, on the embedded task with a tiny model."""
 
 import pytest
 import torch
 
 from canao_ray.config import ConfigError, SearchConfig, TaskConfig, TrainingSettings
 from canao_ray.data import load_task
-from canao_ray.training import Trainer, build_model
+from canao_ray.training import Trainer, build_model, device_name, local_training_device, training_device
 from search_spaces import Arch
 
 ARCH = Arch(1, 32, 2, 64)
@@ -43,3 +43,42 @@ def test_ema_decay_outside_the_open_unit_interval_is_rejected(decay):
 def test_an_unset_ema_decay_leaves_cache_keys_as_before():
     assert "ema_decay" not in TrainingSettings().identity()
     assert TrainingSettings(ema_decay=0.99).identity()["ema_decay"] == 0.99
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_on_the_cpu_and_evaluates_in_full_precision(data, precision):
+    """bf16 is autocast on this CPU (AVX-512 bf16); fp16 adds loss scaling. The weights stay fp32."""
+    settings = TrainingSettings(epochs=1, batch_size=16, precision=precision)
+    trainer = Trainer(build_model(ARCH, data, 0), data, settings)
+    assert (trainer.scaler is not None) == (precision == "fp16")
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    loss = trainer.epoch()
+    assert loss == loss and all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    assert any(not torch.equal(before[name], p) for name, p in trainer.model.named_parameters())
+    assert 0.0 <= trainer.evaluate()["accuracy"] <= 1.0
+
+
+def test_an_unset_precision_leaves_cache_keys_as_before():
+    assert "precision" not in TrainingSettings().identity()
+
+
+def test_a_process_trains_on_the_cpu_unless_it_asked_for_gpus():
+    assert training_device(0) == torch.device("cpu") and device_name(torch.device("cpu")) == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_asking_for_a_gpu_without_one_is_an_error_that_names_the_setting():
+    with pytest.raises(RuntimeError, match="PyTorch sees no CUDA device"):
+        training_device(1)
+    with pytest.raises(ConfigError, match="finalize.gpus: 1 asks for a GPU but PyTorch sees none"):
+        local_training_device("finalize.gpus", 1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine: training on one needs one")
+@pytest.mark.parametrize("precision", [None, "bf16", "fp16"])
+def test_training_on_the_gpu_moves_model_and_batches_there(data, precision):
+    trainer = Trainer(
+        build_model(ARCH, data, 0), data, TrainingSettings(epochs=1, precision=precision), device=training_device(1)
+    )
+    trainer.epoch()
+    assert next(trainer.model.parameters()).is_cuda and 0.0 <= trainer.evaluate()["accuracy"] <= 1.0

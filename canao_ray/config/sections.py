@@ -44,7 +44,9 @@ class TaskConfig(Section):
     setting below it leaves unset."""
 
     name: StrictStr = Field(
-        EMBEDDED_TASK, title="task", description="a preset (embedded, a GLUE task), or your task's name with train"
+        EMBEDDED_TASK,
+        title="task",
+        description="a preset (embedded, a GLUE task), or your task's name with train (unset: the train file's folder)",
     )
     data_dir: StrictStr | None = Field(
         None, description="a GLUE preset's folder holding <name>/train.* and dev.* (relative to the config file)"
@@ -88,8 +90,15 @@ class TaskConfig(Section):
     @classmethod
     def _fill_from_the_preset(cls, values: Any) -> Any:
         """A preset's settings under the ones the config gives (a task with files has none)."""
-        if not isinstance(values, Mapping) or values.get("train") is not None or values.get("validation") is not None:
+        if not isinstance(values, Mapping):
             return values
+        if values.get("train") is not None or values.get("validation") is not None:
+            train = values.get("train")
+            # Unnamed, the task is named by the folder of its training file (or its hub dataset).
+            named = Path(train).parent.name or Path(train).stem if isinstance(train, str) else "own"
+            if isinstance(train, Mapping) and isinstance(train.get("hub"), Mapping):
+                named = str(train["hub"].get("name", "own")).split("/")[-1]
+            return {"name": named, **values}
         preset = TASK_PRESETS.get(values.get("name", EMBEDDED_TASK))
         if preset is None:
             raise ValueError(

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.analysis import estimate_tir_flops
+from tvm.s_tir.schedule.schedule import ScheduleError
 
 from ...devices import Device
 from ...files import trim_partial_line
 from ..tuning import TuningSettings
 from .builder import PooledBuilder
 from .intrinsics import import_tensor_intrinsics
+
+logger = logging.getLogger(__name__)
 
 
 class TaskTuner:
@@ -48,7 +52,23 @@ class TaskTuner:
     def is_tuned(self, task, target) -> bool:
         return self.database.query_tuning_record(task.dispatched[0], target, task.task_name) is not None
 
-    def tune(self, tasks: list[Any]) -> None:
+    def tune(self, tasks: list[Any]) -> list[str]:
+        """Tune ``tasks`` together; if MetaSchedule cannot schedule one of them (a
+        ``ScheduleError`` while generating its search space, as for the fused mask-and-matmul
+        of some attention-masked graphs), tune them one by one and leave the ones that fail
+        to TVM's default schedule. Returns the names of the tasks left untuned."""
+        try:
+            self._tune(tasks)
+            return []
+        except ScheduleError:
+            if len(tasks) == 1:
+                logger.warning(
+                    "MetaSchedule cannot schedule task %s; it keeps the default schedule", tasks[0].task_name
+                )
+                return [tasks[0].task_name]
+        return [name for task in tasks for name in self.tune([task])]
+
+    def _tune(self, tasks: list[Any]) -> None:
         strategy = ms.search_strategy.EvolutionarySearch(
             population_size=self.settings.population_size,
             genetic_num_iters=self.settings.genetic_num_iters,
