@@ -1,22 +1,31 @@
-"""A whole search on a real local Ray cluster: TVM-compiled latency, training, run directory."""
+"""A whole search on a real local Ray cluster, then finalize: TVM-compiled latency, the
+user's own CSV with a DistilBERT teacher built here, the run directory, a checked bundle."""
 
 import json
+from pathlib import Path
 
 import pytest
 from protocols import QUICK_PROTOCOL
+from tickets import check_tickets_bundle, tickets_task, tickets_teacher
 
-from canao_ray import SearchConfig, run_search
+from canao_ray import SearchConfig, finalize_run, run_search
 from canao_ray.results import verify_run
 from device_profilers.files import read_records
 
 pytestmark = pytest.mark.slow  # real Ray, TVM or processes
 
 
-def test_three_trial_search_writes_the_run_directory(ray_cluster, tuned_cache, tmp_path):
+def test_three_trial_search_writes_the_run_directory_and_finalize_a_bundle(ray_cluster, tuned_cache, tmp_path):
+    fast = {"epochs": 1, "batch_size": 32, "learning_rate": 5e-4}
     config = SearchConfig.from_dict(
         {
             "name": "e2e",
-            "task": {"num_train": 200, "num_dev": 100, "seq_len": 16},
+            "task": tickets_task(num_train=200, num_dev=100),
+            "teacher": {
+                "model": str(tickets_teacher("distilbert", tmp_path / "teacher")),
+                "finetune": {**fast, "epochs": 3},
+                "importance_batches": 2,
+            },  # fmt: skip
             "space": {"num_layers": [1, 2, 3], "num_heads": [2], "head_dim": [16], "ffn_ratio": [2]},
             "search": {"num_samples": 3, "sampler": "controller"},  # CANAO's own sampler, in a real Tune run
             "latency": {
@@ -24,7 +33,8 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tuned_cache, t
                 "tuning": {"trials_per_task": 2, "min_flops_share": 0.1},
                 "protocol": QUICK_PROTOCOL,
             },
-            "training": {"epochs": 2},
+            "training": {**fast, "epochs": 2},
+            "finalize": {"training": fast, "num_train": 200, "max_models": 1},
             "cache_dir": str(tuned_cache),  # TINY's shapes, which every candidate here repeats, tuned
         }
     )
@@ -50,3 +60,5 @@ def test_three_trial_search_writes_the_run_directory(ray_cluster, tuned_cache, t
     assert (run_dir / "hypervolume.png").stat().st_size > 0
     verdict = verify_run(run_dir)
     assert verdict.ok, verdict
+    (row,) = finalize_run(run_dir)
+    check_tickets_bundle(Path(row["bundle"]), "distilbert")
