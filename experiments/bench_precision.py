@@ -28,7 +28,7 @@ from search_spaces import Arch
 def train_once(config: SearchConfig, arch: Arch, precision: str, device: torch.device, teacher_dir) -> dict:
     settings = config.training.model_copy(update={"precision": None if precision == "fp32" else precision})
     data = load_task(config.task, config.teacher)
-    model, loss = build_student(arch, data, config.model_copy(update={"training": settings}), teacher_dir)
+    model, loss = build_student(arch, data, config.model_copy(update={"training": settings}), teacher_dir, device)
     trainer = Trainer(model, data, settings, loss, device)
     start = time.perf_counter()
     for _ in range(settings.epochs):

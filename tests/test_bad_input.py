@@ -25,13 +25,14 @@ def own(
     train: str = "train.csv",
     validation: str = "dev.csv",
     teacher: str = "no_tokenizer",
-    extra_top: str = "",
-):
+    teacher_settings: str = "",
+) -> str:
     """A config over the user's own files in OWN (train and dev.csv unless named), with
-    ``settings`` added to its task section."""
+    ``settings`` added to its task section and ``teacher_settings`` to its teacher's."""
     task = f"train: {OWN}/{train}, validation: {OWN}/{validation}, text_columns: [subject, body], label_column: intent"
-    teacher_gpus = ", gpus: 1" if extra_top == "teacher_gpus" else ""
-    return f"task: {{{task}{', ' + settings if settings else ''}}}\nteacher: {{model: {OWN}/{teacher}{teacher_gpus}}}\n"
+    teacher_extra = f", {teacher_settings}" if teacher_settings else ""
+    task_extra = f", {settings}" if settings else ""
+    return f"task: {{{task}{task_extra}}}\nteacher: {{model: {OWN}/{teacher}{teacher_extra}}}\n"
 
 
 QUICK = (
@@ -106,7 +107,7 @@ CASES = {
     "teacher without a tokenizer": (own(teacher="no_tokenizer"), "cannot read its tokenizer"),
     "config not text": ("BINARY", "is not UTF-8 text; give a YAML file"),
     "teacher GPU on a machine without one": (
-        own(teacher="no_tokenizer", extra_top="teacher_gpus"),
+        own(teacher_settings="gpus: 1"),
         "teacher.gpus: 1 asks for a GPU",
     ),
     "no teacher for a GLUE task": ("task: {name: sst2}\n", "needs a teacher"),

@@ -78,7 +78,7 @@ def _finalize(
         # taken while other trials waited for their training turn.
         use_cache=False,
     )
-    model, loss = build_student(arch, data, config.model_copy(update={"training": settings}), teacher_dir)
+    model, loss = build_student(arch, data, config.model_copy(update={"training": settings}), teacher_dir, trains_on)
     trainer = Trainer(model, data, settings, loss, trains_on)
     for epoch in range(1, settings.epochs + 1):
         train_loss = trainer.epoch()

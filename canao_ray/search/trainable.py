@@ -65,8 +65,8 @@ def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | Non
     common = {**measured, CONSTRAINT_KEY: latency.median_ms - lat.budget_ms, "arch_key": arch.key}
     torch.set_num_threads(settings.search.trial_cpus)
     data = load_task(settings.task, settings.teacher)
-    model, loss = build_student(arch, data, settings, teacher_dir)
     device = training_device(settings.search.trial_gpus)
+    model, loss = build_student(arch, data, settings, teacher_dir, device)
     trainer = Trainer(model, data, settings.training, loss, device)
     params = count_parameters(model)
     trained_on = {TRAIN_DEVICE: device_name(device), PRECISION: settings.training.precision or "fp32"}

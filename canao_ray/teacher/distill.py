@@ -40,7 +40,6 @@ class Distiller:
         wants_hidden = s.hidden_weight > 0
         out = student(**batch, output_hidden_states=wants_hidden)
         inputs = {k: v for k, v in batch.items() if k != "labels"}
-        self.teacher.to(batch["input_ids"].device)  # a no-op once it is where the student trains
         with torch.no_grad():
             target = self.teacher(**inputs, output_hidden_states=wants_hidden)
         if self.regression:

@@ -28,11 +28,11 @@ def load_teacher(teacher_dir: str | Path) -> tuple[torch.nn.Module, Importance]:
 
 
 def build_student(
-    arch: Arch, data: TaskData, config: SearchConfig, teacher_dir: str | Path | None
+    arch: Arch, data: TaskData, config: SearchConfig, teacher_dir: str | Path | None, device: torch.device | None = None
 ) -> tuple[torch.nn.Module, Callable[[torch.nn.Module, dict], torch.Tensor]]:
     """A candidate and its training loss: a fresh BERT trained on labels without a teacher;
     else in the teacher's family, with its most important weights (``teacher.inherit``)
-    and distilled from it."""
+    and distilled from it, the teacher placed on ``device`` (where the student will train)."""
     if teacher_dir is None or config.teacher is None:
         return build_model(arch, data, config.training.seed), task_loss
     teacher, scores = load_teacher(teacher_dir)
@@ -42,4 +42,5 @@ def build_student(
         inherit(model, teacher, selection)
     if config.teacher.distill is None:
         return model, task_loss
+    teacher = teacher.to(device or torch.device("cpu"))
     return model, Distiller(teacher, selection, config.teacher.distill, data.task.is_regression).loss
