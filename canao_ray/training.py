@@ -15,7 +15,7 @@ from search_spaces import Arch, to_bert_config
 
 from .config.errors import ConfigError
 from .data import TaskData, TaskSpec, batches, task_metrics
-from .models import family_of
+from .models import family_of, shape_model
 
 if TYPE_CHECKING:
     from .config import TrainingSettings
@@ -35,7 +35,7 @@ def build_model(arch: Arch, data: TaskData, seed: int, teacher_config=None) -> t
     else:
         config = family_of(teacher_config).student_config(arch, teacher_config, data.seq_len)
     label_config(config, data.task)
-    return AutoModelForSequenceClassification.from_config(config)
+    return shape_model(AutoModelForSequenceClassification.from_config(config), arch)
 
 
 def label_config(config, task: TaskSpec):

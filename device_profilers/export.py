@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from search_spaces import Arch, to_bert_config
+from search_spaces import Arch, bert_classifier
 
 from .files import atomic_path
 
@@ -18,11 +18,8 @@ LATENCY_VOCAB_SIZE = 1024
 
 def build_classifier(arch: Arch, seq_len: int, vocab_size: int = LATENCY_VOCAB_SIZE) -> torch.nn.Module:
     """A randomly initialised two-label BERT classifier of the given shape, in eval mode."""
-    from transformers import BertForSequenceClassification
-
     torch.manual_seed(0)
-    config = to_bert_config(arch, vocab_size=vocab_size, max_position_embeddings=seq_len)
-    return BertForSequenceClassification(config).eval()
+    return bert_classifier(arch, vocab_size=vocab_size, max_position_embeddings=seq_len).eval()
 
 
 class LogitsOnly(torch.nn.Module):

@@ -27,9 +27,9 @@ from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings, lo
 from search_spaces import Arch
 
 SHAPES = {
-    "small": Arch(4, 256, 4, 1024),
-    "minilm-l6": Arch(6, 384, 12, 1536),
-    "bert-base": Arch(12, 768, 12, 3072),
+    "small": Arch.uniform(4, 256, 4, 1024),
+    "minilm-l6": Arch.uniform(6, 384, 12, 1536),
+    "bert-base": Arch.uniform(12, 768, 12, 3072),
 }
 BACKENDS = ("tvm", "ort", "torch")
 
@@ -56,7 +56,7 @@ def sgemm_peak_gflops() -> float:
 def neighbour(arch: Arch) -> Arch:
     """The same operator shapes with one layer fewer (or more): every tuned task is reused."""
     layers = arch.num_layers - 1 if arch.num_layers > 1 else 2
-    return Arch(layers, arch.hidden_size, arch.num_heads, arch.intermediate_size)
+    return Arch.uniform(layers, arch.hidden_size, arch.num_heads, arch.intermediate_size)
 
 
 def bench_shape(name: str, arch: Arch, profiler: DeviceProfiler, rounds: int, seq_len: int) -> dict:

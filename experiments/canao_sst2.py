@@ -38,7 +38,7 @@ from device_profilers.files import write_atomic
 from search_spaces import Arch
 
 HERE = Path(__file__).resolve().parent
-BERT_BASE = Arch(12, 768, 12, 3072)
+BERT_BASE = Arch.uniform(12, 768, 12, 3072)
 BERT_BASE_SST2_DEV = 92.5  # the reference figure for BERT-base on SST-2 dev (not measured here)
 BACKENDS = ("tvm", "ort")
 STATE_FILE = "experiment.json"  # in the run directory: phase times, kept across invocations
@@ -214,7 +214,7 @@ def main() -> int:
 
     teacher_metrics = json.loads((teacher_dir / "metrics.json").read_text())
     teacher_config = json.loads((teacher_dir / "config.json").read_text())
-    teacher_arch = Arch(
+    teacher_arch = Arch.uniform(
         teacher_config["num_hidden_layers"], teacher_config["hidden_size"],
         teacher_config["num_attention_heads"], teacher_config["intermediate_size"],
     )  # fmt: skip

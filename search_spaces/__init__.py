@@ -1,6 +1,21 @@
-"""What can be searched: the ``Arch`` value and search spaces over it."""
+"""What can be searched: the ``Arch`` value, search spaces over it, and its transformers model."""
 
-from .arch import Arch
+from .arch import Arch, LayerShape
 from .bert import BertSpace, to_bert_config
+from .layerwise import LayerwiseSpace
+from .shaping import bert_classifier, shape_layers
+from .spaces import ArchSpace, space_input
+from .tune_space import TuneSpace
 
-__all__ = ["Arch", "BertSpace", "to_bert_config"]
+__all__ = [
+    "Arch",
+    "ArchSpace",
+    "BertSpace",
+    "LayerShape",
+    "LayerwiseSpace",
+    "TuneSpace",
+    "bert_classifier",
+    "shape_layers",
+    "space_input",
+    "to_bert_config",
+]

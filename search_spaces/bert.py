@@ -1,12 +1,11 @@
-"""The BERT search space as an Optuna define-by-run function."""
+"""The uniform BERT search space (every layer one shape) as an Optuna define-by-run function."""
 
 from __future__ import annotations
 
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
@@ -34,6 +33,7 @@ class BertSpace(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    kind: Literal["uniform"] = Field("uniform", description="uniform: every layer the same shape")
     num_layers: tuple[StrictInt, ...] = Field((1, 2, 3, 4), description="encoder depths")
     num_heads: tuple[StrictInt, ...] = Field((2, 4), description="attention heads per layer")
     head_dim: tuple[StrictInt, ...] = Field(
@@ -60,11 +60,10 @@ class BertSpace(BaseModel):
     def sample(self, trial: optuna.Trial) -> Arch:
         return self.arch({name: trial.suggest_categorical(name, list(getattr(self, name))) for name in PARAMS})
 
-    @staticmethod
-    def arch(params: Mapping[str, int]) -> Arch:
+    def arch(self, params: Mapping[str, int]) -> Arch:
         """The Arch of one point of the space, e.g. an Optuna trial's ``params``."""
         hidden = params["num_heads"] * params["head_dim"]
-        return Arch(params["num_layers"], hidden, params["num_heads"], params["ffn_ratio"] * hidden)
+        return Arch.uniform(params["num_layers"], hidden, params["num_heads"], params["ffn_ratio"] * hidden)
 
     def archs(self) -> list[Arch]:
         """Every architecture in the space (it is a small grid by design)."""
@@ -74,7 +73,7 @@ class BertSpace(BaseModel):
     def shape_representatives(self) -> list[Arch]:
         """One single-layer Arch per distinct layer shape: together they hold every operator
         shape of the space, since depth repeats a layer without adding new shapes."""
-        return sorted({replace(arch, num_layers=1) for arch in self.archs()})
+        return sorted({Arch(arch.hidden_size, arch.head_dim, arch.layers[:1]) for arch in self.archs()})
 
     def smallest(self) -> Arch:
         """The architecture with the smallest choice in every dimension: the fastest of
@@ -93,15 +92,19 @@ def to_bert_config(
     num_labels: int = 2,
     **overrides: Any,
 ) -> transformers.BertConfig:
-    """The ``transformers.BertConfig`` of an Arch (dropout and the rest left at BERT's defaults)."""
+    """The ``transformers.BertConfig`` of an Arch (dropout and the rest left at BERT's defaults).
+
+    A per-layer Arch gets the config of its full-width frame (heads of ``head_dim`` across
+    the hidden size, the widest FFN); ``narrow_layers`` then cuts each layer to its shape.
+    """
     from transformers import BertConfig
 
     return BertConfig(
         vocab_size=vocab_size,
         hidden_size=arch.hidden_size,
         num_hidden_layers=arch.num_layers,
-        num_attention_heads=arch.num_heads,
-        intermediate_size=arch.intermediate_size,
+        num_attention_heads=arch.hidden_size // arch.head_dim,
+        intermediate_size=max(arch.layer_ffn),
         max_position_embeddings=max_position_embeddings,
         num_labels=num_labels,
         **overrides,

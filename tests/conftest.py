@@ -8,7 +8,7 @@ import ray
 from search_spaces import Arch
 
 #: The architecture most tests compile: its operator shapes tune in seconds.
-TINY = Arch(1, 32, 2, 64)
+TINY = Arch.uniform(1, 32, 2, 64)
 
 
 def start_local_ray() -> None:

@@ -19,7 +19,7 @@ from search_spaces import Arch
 
 pytestmark = pytest.mark.slow  # real Ray, TVM or processes
 
-ARCHS = [Arch(layers, 32, 2, ffn) for layers, ffn in itertools.product((1, 2), (32, 64, 128))]
+ARCHS = [Arch.uniform(layers, 32, 2, ffn) for layers, ffn in itertools.product((1, 2), (32, 64, 128))]
 BACKENDS = ("ort", "torch")
 DISTINCT = [(arch, backend) for arch in ARCHS for backend in BACKENDS]  # 12 distinct requests
 CLIENTS, PER_CLIENT = 16, 13  # 208 requests in all

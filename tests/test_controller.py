@@ -91,7 +91,7 @@ def test_controller_plugs_into_the_constrained_searcher():
             str(index), {"score": score, "latency_ms": latency, CONSTRAINT_KEY: latency - 4.0, "final": True}
         )
         seen.append(arch)
-    assert Arch(4, 32, 2, 64) in seen  # the best feasible point of the space
+    assert Arch.uniform(4, 32, 2, 64) in seen  # the best feasible point of the space
     assert len(set(seen)) == len(seen)  # repeats are answered by the searcher, not retrained
 
 
@@ -107,7 +107,7 @@ def test_a_controller_sure_of_its_best_arch_still_proposes_new_ones():
         if not isinstance(config, dict):
             break
         arch = Arch.from_dict(config["arch"])
-        score = 1.0 if arch == Arch(1, 32, 2, 64) else 0.5  # one arch far ahead of the rest
+        score = 1.0 if arch == Arch.uniform(1, 32, 2, 64) else 0.5  # one arch far ahead of the rest
         searcher.on_trial_complete(
             str(index), {"score": score, "latency_ms": 1.0, CONSTRAINT_KEY: -99.0, "final": True}
         )

@@ -28,8 +28,8 @@ ROWS = [
     ("Password", "cannot log in since yesterday", "login"),
     ("Parcel", "where is my parcel? it is late", "shipping"),
 ] * 8
-TEACHER_SHAPE = Arch(2, 32, 2, 64)
-STUDENT = Arch(1, 16, 2, 32)
+TEACHER_SHAPE = Arch.uniform(2, 32, 2, 64)
+STUDENT = Arch.uniform(1, 16, 2, 32)
 
 
 @pytest.fixture(scope="module")

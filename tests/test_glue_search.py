@@ -45,7 +45,7 @@ def test_sst2_slice_teacher_is_fine_tuned_once_and_its_student_learns(tmp_path, 
     assert recorded["device"] == "cpu" and 0.0 <= recorded["accuracy"] <= 1.0
 
     data = load_task(config.task, config.teacher)
-    model, loss = build_student(Arch(2, 128, 4, 256), data, config, teacher_dir)
+    model, loss = build_student(Arch.uniform(2, 128, 4, 256), data, config, teacher_dir)
     assert model.config.model_type == "bert" and model.config.id2label == {0: "negative", 1: "positive"}
     trainer = Trainer(model, data, config.training, loss)
     trainer.epoch()

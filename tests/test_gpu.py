@@ -23,7 +23,7 @@ def test_gpu_backends_measure_the_same_arch(backend, tmp_path):
     if backend == "ort" and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         pytest.skip("ONNX Runtime here has no CUDA provider: install onnxruntime-gpu to measure it")
     profiler = DeviceProfiler(local_gpu(), str(tmp_path), TuningSettings(trials_per_task=4), QUICK)
-    latency = profiler.measure(Arch(1, 32, 2, 64), backend, 1, 16)
+    latency = profiler.measure(Arch.uniform(1, 32, 2, 64), backend, 1, 16)
     assert latency.device == "local-gpu" and latency.backend == backend and latency.median_ms > 0
 
 

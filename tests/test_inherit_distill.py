@@ -8,7 +8,7 @@ from canao_ray.config import DistillSettings
 from canao_ray.teacher import Distiller, Importance, importance, inherit, select
 from search_spaces import Arch, to_bert_config
 
-TEACHER = Arch(3, 96, 6, 192)  # head size 16
+TEACHER = Arch.uniform(3, 96, 6, 192)  # head size 16
 
 
 def _model(arch: Arch, positions: int = 40, seed: int = 0) -> BertForSequenceClassification:
@@ -54,7 +54,7 @@ def test_the_most_important_units_are_kept_in_order():
         ffn=-torch.arange(576, dtype=torch.float).reshape(3, 192),  # earlier units more important
         hidden=torch.arange(96, dtype=torch.float),
     )
-    student_arch = Arch(2, 48, 3, 64)  # head size 16, like the teacher: heads are kept whole
+    student_arch = Arch.uniform(2, 48, 3, 64)  # head size 16, like the teacher: heads are kept whole
     selection = select(student_arch, teacher.config, scores)
     assert selection.layers == (0, 2)
     assert selection.hidden.tolist() == list(range(48, 96))
@@ -70,7 +70,7 @@ def test_the_most_important_units_are_kept_in_order():
 
 def test_dimensions_beyond_the_teacher_stay_freshly_initialised():
     teacher = _model(TEACHER)
-    wide = Arch(4, 128, 8, 256)
+    wide = Arch.uniform(4, 128, 8, 256)
     student = _model(wide, seed=3)
     fresh = student.bert.encoder.layer[3].attention.self.query.weight.clone()
     inherit(student, teacher, select(wide, teacher.config, importance(teacher, _batches())))

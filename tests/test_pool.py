@@ -24,7 +24,7 @@ from search_spaces import Arch
 
 pytestmark = pytest.mark.slow  # real Ray, TVM or processes
 
-TINY = Arch(1, 32, 2, 64)
+TINY = Arch.uniform(1, 32, 2, 64)
 ONE_BLOCK = MeasureProtocol(
     warmup=1, repeats=3, min_repeat_ms=2, blocks=1, block_pause_s=0, max_blocks=1, quiet_wait_s=0
 )

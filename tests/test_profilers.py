@@ -36,7 +36,9 @@ def test_tvm_tunes_once_then_reuses_the_database(tiny_tuning, tuned_cache):
     # The session's tuning of TINY's shapes into an empty database (the tuned_cache fixture).
     assert tiny_tuning["tuned_tasks"] > 0 and tiny_tuning["reused_tasks"] == 0
     # Same operator shapes, one more layer: every hot task is already in the database.
-    deeper = DeviceProfiler(local_cpu(), str(tuned_cache), FEW_TASKS, QUICK).measure(Arch(2, 32, 2, 64), "tvm", 1, 16)
+    deeper = DeviceProfiler(local_cpu(), str(tuned_cache), FEW_TASKS, QUICK).measure(
+        Arch.uniform(2, 32, 2, 64), "tvm", 1, 16
+    )
     assert deeper.backend == "tvm" and deeper.median_ms > 0
     assert deeper.tuned_tasks == 0 and deeper.reused_tasks == tiny_tuning["tuned_tasks"]
     assert deeper.tune_s == 0.0
@@ -103,7 +105,7 @@ def test_profiler_killed_while_tuning_is_restarted_and_the_database_stays_loadab
 
     records = tuned_cache / "tvm" / "local-cpu" / "database_tuning_record.json"  # TINY's shapes, tuned
     tuned_before = len(records.read_bytes().splitlines())
-    wider_ffn = Arch(1, 32, 2, 128)  # two hot shapes of its own: one to tune before the kill, one after
+    wider_ffn = Arch.uniform(1, 32, 2, 128)  # two hot shapes of its own: one to tune before the kill, one after
     with running_broker([local_cpu()], str(tuned_cache), FEW_TASKS, QUICK, use_cache=False) as broker:
         profiler = ray.get(broker.profiler.remote("local-cpu"))
         pid_before = ray.get(profiler.pid.remote())

@@ -11,7 +11,7 @@ from search_spaces import Arch
 
 pytestmark = pytest.mark.slow  # real Ray, TVM or processes
 
-TINY = Arch(1, 32, 2, 64)
+TINY = Arch.uniform(1, 32, 2, 64)
 QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3)
 
 

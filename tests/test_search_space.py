@@ -5,7 +5,7 @@ from search_spaces import Arch, BertSpace, to_bert_config
 
 
 def test_arch_key_is_stable_and_round_trips():
-    arch = Arch(4, 256, 4, 1024)
+    arch = Arch.uniform(4, 256, 4, 1024)
     assert arch.key == "L4-H256-A4-I1024"
     assert Arch.from_dict(arch.to_dict()) == arch
     assert arch.head_dim == 64
@@ -21,12 +21,12 @@ def test_arch_key_is_stable_and_round_trips():
 )
 def test_arch_rejects_invalid_shapes(values, message):
     with pytest.raises(ValueError, match=message):
-        Arch(*values)
+        Arch.uniform(*values)
 
 
 def test_arch_from_dict_names_unknown_keys():
-    with pytest.raises(ValueError, match="unknown: \\['layers'\\]"):
-        Arch.from_dict({"layers": 2, "hidden_size": 64, "num_heads": 2, "intermediate_size": 128})
+    with pytest.raises(ValueError, match="unknown Arch key\\(s\\) \\['depth'\\]"):
+        Arch.from_dict({"depth": 2, "hidden_size": 64, "num_heads": 2, "intermediate_size": 128})
 
 
 def test_space_samples_only_valid_archs_on_its_grid():
@@ -51,7 +51,7 @@ def test_space_rejects_empty_or_bad_choices():
 
 
 def test_bert_config_matches_arch():
-    config = to_bert_config(Arch(3, 96, 2, 384), vocab_size=100, max_position_embeddings=32)
+    config = to_bert_config(Arch.uniform(3, 96, 2, 384), vocab_size=100, max_position_embeddings=32)
     assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads, config.intermediate_size) == (
         3,
         96,

@@ -54,6 +54,6 @@ def test_a_protocol_without_quiet_wait_times_at_once_even_against_an_unreachable
     )
     latency = DeviceProfiler(
         local_cpu(num_threads=2), str(tmp_path), TuningSettings(trials_per_task=0), protocol
-    ).measure(Arch(1, 32, 2, 64), "ort", 1, 16)
+    ).measure(Arch.uniform(1, 32, 2, 64), "ort", 1, 16)
     assert latency.median_ms > 0 and latency.waited_s == 0.0
     assert json.loads(probe.record.read_text()) == {"best_us": 1e-6}  # not probed at all

@@ -8,7 +8,7 @@ from canao_ray.data import load_task
 from canao_ray.training import Trainer, build_model, device_name, local_training_device, training_device
 from search_spaces import Arch
 
-ARCH = Arch(1, 32, 2, 64)
+ARCH = Arch.uniform(1, 32, 2, 64)
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,11 @@ def tickets_task(num_train: int = 400, num_dev: int = 80) -> dict:
 
 def check_tickets_bundle(bundle: Path, family: str) -> None:
     """ONNX Runtime's accuracy equals PyTorch's, TVM's logits agree, the family and the device
-    are recorded, and the bundle predicts class names through a transformers pipeline."""
-    from transformers import pipeline
+    are recorded, and the bundle, loaded with ``canao_ray.load_model`` (and, for uniform
+    layers, with ``from_pretrained``), predicts class names through a transformers pipeline."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    from canao_ray import load_model
 
     metrics = json.loads((bundle / "metrics.json").read_text())
     assert abs(metrics["onnxruntime"]["accuracy"] - metrics["pytorch"]["accuracy"]) <= 0.002
@@ -43,6 +46,11 @@ def check_tickets_bundle(bundle: Path, family: str) -> None:
     assert description["family"] == family and description["trained_on"]["device"] == "cpu"
     assert set(description["inputs"]) == {"input_ids", "attention_mask"}  # neither family takes token types
     assert json.loads((bundle / "config.json").read_text())["id2label"] == dict(zip(map(str, range(5)), LABELS))
-    classify = pipeline("text-classification", model=str(bundle), device="cpu")
+    model = load_model(bundle)
+    if "canao_arch" not in json.loads((bundle / "config.json").read_text()):
+        assert type(AutoModelForSequenceClassification.from_pretrained(bundle)) is type(model)
+    classify = pipeline(
+        "text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(bundle), device="cpu"
+    )
     tickets = [{"text": "Refund", "text_pair": "Hi, I want my money back."}, "Hi, my parcel has not arrived."]
     assert {p["label"] for p in classify(tickets)} <= set(LABELS)

@@ -6,7 +6,7 @@ import types
 import typing
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 
 
@@ -38,13 +38,51 @@ def unwrap_annotation(annotation: Any) -> Any:
             return annotation
 
 
-def _walk(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel] | None, FieldInfo | None]:
-    """The model holding the last named field of ``loc``, and that field's info."""
+def union_tags(annotation: Any) -> dict[str, type[BaseModel]]:
+    """The models of a tagged union (``Annotated[Model, Tag("x")] | ...``), by tag."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    tags = {}
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            if typing.get_origin(option) is typing.Annotated:
+                inner, *extras = typing.get_args(option)
+                tags.update({extra.tag: inner for extra in extras if isinstance(extra, Tag)})
+    return tags
+
+
+def _untagged(model: type[BaseModel], loc: tuple) -> tuple[tuple, dict[tuple, type[BaseModel]]]:
+    """``loc`` without the tags pydantic puts after a tagged union's field, and the model
+    each tagged field resolved to (by the field's location)."""
+    kept, chosen, holder = [], {}, model
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        kept.append(part)
+        if not (isinstance(holder, type) and issubclass(holder, BaseModel) and part in holder.model_fields):
+            holder = None
+            continue
+        annotation = holder.model_fields[part].annotation
+        tags = union_tags(annotation)
+        if tags and parts and parts[0] in tags:
+            holder = chosen[tuple(kept)] = tags[parts.pop(0)]
+        else:
+            inner = unwrap_annotation(annotation)
+            holder = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+    return tuple(kept), chosen
+
+
+def _walk(
+    model: type[BaseModel], loc: tuple, chosen: dict[tuple, type[BaseModel]] | None = None
+) -> tuple[type[BaseModel] | None, FieldInfo | None]:
+    """The model holding the last named field of ``loc``, and that field's info; ``chosen``:
+    the model a tagged union's field resolved to, by location (``_untagged``)."""
+    chosen = chosen or {}
     holder, info = model, None
-    for part in loc:
+    for index, part in enumerate(loc):
         if isinstance(holder, type) and issubclass(holder, BaseModel) and part in holder.model_fields:
             info = holder.model_fields[part]
-            inner = unwrap_annotation(info.annotation)
+            inner = chosen.get(loc[: index + 1], unwrap_annotation(info.annotation))
             holder = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
         elif holder is None and info is not None:
             continue  # an item of a list or a mapping: the field's own info still applies
@@ -91,13 +129,16 @@ _KINDS = {
 
 
 def _message(model: type[BaseModel], error: dict) -> str:
-    loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
+    kind, value = error["type"], error.get("input")
+    loc, chosen = _untagged(model, tuple(error["loc"]))
     where = _join(loc) or "config"
-    holder, info = _walk(model, loc)
+    holder, info = _walk(model, loc, chosen)
+    if kind == "union_tag_invalid":
+        return f"{where}: unknown kind {error['ctx']['tag']!r}; choose one of {error['ctx']['expected_tags']}"
     if kind == "missing":
         return f"{where} is required here"
     if kind == "extra_forbidden":
-        parent, _ = _walk(model, loc[:-1]) if loc[:-1] else (model, None)
+        parent, _ = _walk(model, loc[:-1], chosen) if loc[:-1] else (model, None)
         known = ", ".join(parent.model_fields) if parent else ""
         return f"unknown key {where!r}; known keys here: {known}"
     if kind in ("model_type", "model_attributes_type"):

@@ -9,7 +9,7 @@ import typing
 
 from pydantic import BaseModel
 
-from .errors import unwrap_annotation
+from .errors import union_tags, unwrap_annotation
 from .search_config import SearchConfig
 
 
@@ -36,6 +36,10 @@ def _value(value) -> str:
     return f"`{json.dumps(value, default=list)}`"
 
 
+def _kind_of(value, kinds: dict[str, type]) -> str | None:
+    return next((tag for tag, kind in kinds.items() if isinstance(value, kind)), None)
+
+
 def _sections(model: type[BaseModel], path: str, instance: BaseModel) -> list[str]:
     """The table of one section (its values taken from ``instance``), then its subsections'."""
     summary = inspect.cleandoc(model.__doc__ or "").split("\n\n")[0].replace("\n", " ")
@@ -45,7 +49,15 @@ def _sections(model: type[BaseModel], path: str, instance: BaseModel) -> list[st
     for name, info in model.model_fields.items():
         inner = unwrap_annotation(info.annotation)
         value = getattr(instance, name, None)
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
+        kinds = union_tags(info.annotation)
+        if kinds:
+            lines.append(
+                f"| `{name}` | one of the {len(kinds)} kinds below | {_value(_kind_of(value, kinds))} | {info.description} |"
+            )
+            where = f"{path}.{name}" if path else name
+            for tag, kind in kinds.items():
+                nested.append((kind, f"{where} ({tag})", value if isinstance(value, kind) else kind.model_construct()))
+        elif isinstance(inner, type) and issubclass(inner, BaseModel):
             plain = [a for a in typing.get_args(info.annotation) if a not in (inner, type(None))]
             kind = f"{' or '.join(map(_type_name, plain))} or section below" if plain else "section"
             lines.append(

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, StrictStr, ValidationError, model_validator
+from pydantic import Field, StrictStr, ValidationError, field_validator, model_validator
 
 from device_profilers import MeasureTarget
-from search_spaces import BertSpace
+from search_spaces import ArchSpace, BertSpace, space_input
 
 from ..data.embedded import EMBEDDED_TASK
 from .errors import ConfigError, config_error
@@ -54,7 +54,10 @@ class SearchConfig(Section):
 
     name: StrictStr = Field("quickstart", description="the study's and the Tune experiment's name")
     task: TaskConfig = Field(default_factory=TaskConfig, description="what candidates are trained on")
-    space: BertSpace = Field(default_factory=BertSpace, description="the choices per dimension of the encoder")
+    space: ArchSpace = Field(
+        default_factory=BertSpace,
+        description="the architectures searched: lists of uniform choices, kind: per_layer, or a Ray Tune space",
+    )
     search: SearchSettings = Field(
         default_factory=SearchSettings, description="sampler, trial count, resources per trial"
     )
@@ -69,6 +72,11 @@ class SearchConfig(Section):
         None,
         description="latency cache, tuning databases, teachers (unset: $CANAO_CACHE_DIR, else $XDG_CACHE_HOME/canao-ray)",
     )
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _tune_spellings(cls, value: Any) -> Any:
+        return space_input(value)
 
     @model_validator(mode="after")
     def _sections_agree(self) -> SearchConfig:

@@ -7,8 +7,11 @@ Layout of ``<bundle>/``:
   the attention mask) to ``logits``;
 - ``model.so``: that graph compiled by TVM for the search's device with its tuning
   database (load with ``tvm.runtime.load_module`` and run with ``relax.VirtualMachine``);
-- ``config.json``, ``model.safetensors``: the PyTorch model (``from_pretrained``), in the
-  teacher's family, its classes named (``id2label``, ``label2id``);
+- ``config.json``, ``model.safetensors``: the PyTorch model, in the teacher's family, its
+  classes named (``id2label``, ``label2id``). Load it with ``canao_ray.load_model(bundle)``;
+  a model of uniform layers also loads with ``from_pretrained``, one with a shape per layer
+  does not (its config records the Arch under ``canao_arch``; Hugging Face's configs hold
+  one shape for all layers);
 - the tokenizer's files; ``canao.json``: architecture, family, task, classes, inputs,
   the device it runs on and the one it was trained on;
 - ``metrics.json``: dev metrics from PyTorch and from the ONNX file under ONNX Runtime,

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from search_spaces import Arch
+from search_spaces import Arch, shape_layers
 
 from .parts import LayerParts, ModelParts
 
@@ -92,12 +92,13 @@ class Family:
     layout: Callable[[object], ModelParts]
 
     def student_config(self, arch: Arch, teacher_config, seq_len: int):
-        """The teacher's config with ``arch``'s shape and positions for ``seq_len`` tokens."""
+        """The teacher's config with ``arch``'s shape and positions for ``seq_len`` tokens; for
+        a per-layer ``arch``, its full-width frame (``search_spaces.shape_layers`` narrows it)."""
         config = copy.deepcopy(teacher_config)
         config.hidden_size = arch.hidden_size
         config.num_hidden_layers = arch.num_layers
-        config.num_attention_heads = arch.num_heads
-        setattr(config, self.ffn_field, arch.intermediate_size)
+        config.num_attention_heads = arch.hidden_size // arch.head_dim
+        setattr(config, self.ffn_field, max(arch.layer_ffn))
         offset = teacher_config.pad_token_id + 1 if teacher_config.model_type in OFFSET_POSITIONS else 0
         config.max_position_embeddings = min(teacher_config.max_position_embeddings, seq_len + offset)
         if getattr(teacher_config, "embedding_size", None) == teacher_config.hidden_size:
@@ -124,3 +125,22 @@ def family_of(config) -> Family:
 def model_parts(model) -> ModelParts:
     """Where ``model``'s (a sequence classifier of a supported family) units are."""
     return family_of(model.config).layout(model)
+
+
+#: The config field that records a per-layer model's Arch (``config.json`` keeps it).
+ARCH_FIELD = "canao_arch"
+
+
+def shape_model(model, arch: Arch):
+    """``model``, built at ``arch``'s full-width frame, narrowed to its per-layer shapes; a
+    per-layer model's config records the Arch (``ARCH_FIELD``) so that it can be rebuilt."""
+    shape_layers([layer.block for layer in model_parts(model).layers], arch)
+    if not arch.is_uniform:
+        setattr(model.config, ARCH_FIELD, arch.to_dict())
+    return model
+
+
+def recorded_arch(config) -> Arch | None:
+    """The per-layer Arch a saved config records, or None for a model of uniform layers."""
+    values = getattr(config, ARCH_FIELD, None)
+    return Arch.from_dict(values) if values else None

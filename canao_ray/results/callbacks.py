@@ -11,6 +11,7 @@ from pathlib import Path
 from ray import tune
 
 from device_profilers.files import append_record, read_records, trim_partial_line
+from search_spaces import Arch
 
 from ..data.metrics import METRICS
 from ..keys import CONSTRAINT_KEY, FEASIBLE, FINAL_KEY, LOGGED_METRICS
@@ -19,6 +20,15 @@ from .hypervolume import hypervolume
 #: Written by ``HypervolumeHistory`` as trials end, plotted by ``write_report``.
 HYPERVOLUME_FILE = "hypervolume.jsonl"
 EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt)(: |$)")
+
+
+def trial_arch(config: dict) -> Arch | None:
+    """The Arch a trial's config names (under ``arch``, or a Tune space's resolved point),
+    or None for a config that names none."""
+    try:
+        return Arch.from_dict(config.get("arch", config))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 class TrialsLog(tune.Callback):
@@ -40,9 +50,11 @@ class TrialsLog(tune.Callback):
         if trial.trial_id in self.logged:
             return
         result = trial.last_result or {}
+        arch = trial_arch(trial.config)
         record = {
             "trial_id": trial.trial_id,
-            "arch": trial.config.get("arch"),
+            "arch": arch.to_dict() if arch else None,
+            "arch_key": arch.key if arch else None,
             "status": status,
             "metrics": {k: result.get(k) for k in (*LOGGED_METRICS, *METRICS) if k in result},
             "latency": {

@@ -5,12 +5,12 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from search_spaces import BertSpace
+from search_spaces import ArchSpace
 
 from ..keys import CONSTRAINT_NAME, DUPLICATE_OF, RAY_TRIAL_ID
 
 
-def pareto_front(study: optuna.Study, space: BertSpace) -> list[dict]:
+def pareto_front(study: optuna.Study, space: ArchSpace) -> list[dict]:
     """The feasible Pareto-optimal trials of the study, fastest first.
 
     Trials answered from an earlier one with the same params (see the searcher) are left

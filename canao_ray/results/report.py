@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 
 from device_profilers.files import read_records, write_atomic
-from search_spaces import BertSpace
+from search_spaces import ArchSpace
 
 from ..keys import PREDICTED
 from .callbacks import HYPERVOLUME_FILE
@@ -59,7 +59,7 @@ def flat_front_warning(front: list[dict], chance: float | None, score_name: str)
 def write_report(
     run_dir: Path,
     study: optuna.Study,
-    space: BertSpace,
+    space: ArchSpace,
     budget_ms: float,
     command: str,
     score_name: str = "accuracy",

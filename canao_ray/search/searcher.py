@@ -9,6 +9,9 @@ import optuna
 from optuna.trial import TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
+from ray.tune.search.variant_generator import parse_spec_vars
+
+from search_spaces import TuneSpace
 
 from ..keys import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, RAY_TRIAL_ID, STOPPED_AT
 
@@ -18,10 +21,12 @@ logger = logging.getLogger(__name__)
 MAX_RESAMPLES = 64
 
 
-def finished_twin(study: optuna.Study, trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
-    """The earlier finished study trial with ``trial``'s params, if any (repeats excluded)."""
+def finished_twin(study: optuna.Study, trial: optuna.Trial, same=None) -> optuna.trial.FrozenTrial | None:
+    """The earlier finished study trial that ``same(params, params)`` (default: equal params)
+    says is ``trial``'s twin, if any (repeats excluded)."""
+    same = same or (lambda a, b: a == b)
     for earlier in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        if earlier.params == trial.params and DUPLICATE_OF not in earlier.user_attrs:
+        if DUPLICATE_OF not in earlier.user_attrs and same(earlier.params, trial.params):
             return earlier
     return None
 
@@ -52,7 +57,10 @@ class ConstrainedOptunaSearch(OptunaSearch):
     - errored trials and NaN objectives become FAIL (Ray's would leave them RUNNING);
     - a resumed search keeps the study as the record: a trial the study already holds
       is not told again, and study trials no restored Tune trial owns become FAIL;
-    - a suggestion whose params an earlier finished trial already had is answered from
+    - the space may be a Tune ``param_space`` with lists (one entry per layer), which
+      Ray's OptunaSearch cannot convert: it is sampled define-by-run (``TuneSpace``), and
+      the trial's config is the resolved space;
+    - a suggestion whose architecture an earlier finished trial already had is answered from
       that trial (its values, or PRUNED if the scheduler stopped it: Optuna's "skip
       duplicates" recipe) and the sampler asked again, up to ``max_resamples`` times;
       retraining a known architecture teaches the sampler nothing. One repeating a trial
@@ -69,6 +77,30 @@ class ConstrainedOptunaSearch(OptunaSearch):
         self.max_resamples = max_resamples
         self.num_samples = num_samples
 
+    @staticmethod
+    def convert_search_space(spec: dict) -> TuneSpace | dict:
+        """A Tune space as a define-by-run ``TuneSpace`` (Ray's conversion refuses lists)."""
+        _, domains, grids = parse_spec_vars(spec)
+        if grids:
+            raise ValueError("tune.grid_search cannot be sampled by Optuna; use tune.choice")
+        return TuneSpace.from_param_space(spec) if domains else {}
+
+    def _suggest_from_define_by_run_func(self, func, ot_trial):
+        if isinstance(func, TuneSpace):  # the resolved space is the whole config, as Tune would sample it
+            return func(ot_trial)
+        return super()._suggest_from_define_by_run_func(func, ot_trial)
+
+    def _same_arch(self, a: dict, b: dict) -> bool:
+        """Whether two points of the space are one architecture (a Tune space may sample
+        layers the depth leaves out)."""
+        arch = getattr(self._space, "arch", None)
+        if arch is None or a == b:
+            return a == b
+        try:
+            return arch(a) == arch(b)
+        except (KeyError, ValueError):  # a point of another space (a study reused by hand): compare params
+            return False
+
     def _trials_run(self) -> int:
         """Study trials a Tune trial ran or runs: finished ones carry its id, live ones are ours."""
         numbers = {t.number for t in self._ot_study.get_trials(deepcopy=False) if RAY_TRIAL_ID in t.user_attrs}
@@ -80,7 +112,7 @@ class ConstrainedOptunaSearch(OptunaSearch):
         for _ in range(self.max_resamples):
             config = super().suggest(trial_id)
             proposal = self._ot_trials[trial_id]
-            earlier = finished_twin(self._ot_study, proposal)
+            earlier = finished_twin(self._ot_study, proposal, self._same_arch)
             running = self._running_twin(trial_id) if earlier is None else None
             if earlier is None and running is None:
                 return config
@@ -101,7 +133,9 @@ class ConstrainedOptunaSearch(OptunaSearch):
         """Another live trial with ``trial_id``'s params (several run at once, or a resumed
         search reruns the interrupted ones), if any."""
         params = self._ot_trials[trial_id].params
-        return next((t for i, t in self._ot_trials.items() if i != trial_id and t.params == params), None)
+        return next(
+            (t for i, t in self._ot_trials.items() if i != trial_id and self._same_arch(t.params, params)), None
+        )
 
     def restore(self, checkpoint_path: str):
         """Tune's restore, then FAIL the study trials an interrupted driver had asked for

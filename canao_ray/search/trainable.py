@@ -47,7 +47,7 @@ def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | Non
     predicted``); a measured one also reports what the model predicted. Training takes
     turns with the latency measurements of other trials on this node (``training_turn``).
     """
-    arch = Arch.from_dict(config["arch"])
+    arch = Arch.from_dict(config.get("arch", config))
     lat, target = settings.latency, settings.measure_target()
     where = (target.device, target.backend, target.batch, target.seq_len)
     prediction = predict_latency(arch, *where) if lat.predictor is not None else None

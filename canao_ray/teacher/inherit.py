@@ -1,7 +1,9 @@
 """Weight inheritance: a candidate starts from the teacher's most important parts.
 
-A candidate keeps the teacher's top layers (in their order), and in each its top heads and
-FFN units, over the top hidden dimensions (``importance``); the rest of its weights (a
+A candidate keeps the teacher's top layers (in their order), and in each as many of that
+layer's top heads and FFN units as its own shape has (so a per-layer candidate's widths
+follow where the teacher's importance lies), over the top hidden dimensions
+(``importance``); the rest of its weights (a
 dimension larger than the teacher's) keep their fresh initialisation.
 """
 
@@ -43,14 +45,14 @@ def select(arch: Arch, teacher_config, scores: Importance) -> Selection:
     teacher_head = teacher_config.hidden_size // teacher_config.num_attention_heads
     layers = tuple(_top(scores.layers, arch.num_layers).tolist())
     attention, ffn = [], []
-    for layer in layers:
+    for layer, shape in zip(layers, arch.layers):
         head_order = torch.argsort(scores.heads[layer], descending=True)
         rows = torch.cat([torch.arange(h * teacher_head, (h + 1) * teacher_head) for h in head_order.tolist()])
         if arch.head_dim == teacher_head:
-            kept = torch.sort(head_order[: arch.num_heads]).values
+            kept = torch.sort(head_order[: shape.num_heads]).values
             rows = torch.cat([torch.arange(h * teacher_head, (h + 1) * teacher_head) for h in kept.tolist()])
-        attention.append(rows[: arch.hidden_size])
-        ffn.append(_top(scores.ffn[layer], arch.intermediate_size))
+        attention.append(rows[: shape.num_heads * arch.head_dim])
+        ffn.append(_top(scores.ffn[layer], shape.intermediate_size))
     return Selection(layers, _top(scores.hidden, arch.hidden_size), tuple(attention), tuple(ffn))
 
 

@@ -70,14 +70,21 @@ def teacher_config(name: str):
 
 
 def load_classifier(path: str | Path, **options):
-    """A sequence classifier from ``path``, its weights read from safetensors only.
+    """A sequence classifier from ``path`` (a checkpoint, a teacher, a canao bundle), its
+    weights read from safetensors only; ``canao_ray.load_model`` is this function.
 
     A checkpoint's ``pytorch_model.bin`` is a pickle, and unpickling a file from
-    elsewhere runs whatever code it carries; safetensors holds only tensors.
+    elsewhere runs whatever code it carries; safetensors holds only tensors. A model with
+    a shape of its own per layer (its ``config.json`` records the Arch under
+    ``canao_arch``) is rebuilt at that shape, since Hugging Face's configs hold one shape
+    for all layers; ``options`` then apply to its config.
     """
     from transformers import AutoModelForSequenceClassification
 
     try:
+        layerwise = _layerwise_classifier(path, **options)
+        if layerwise is not None:
+            return layerwise
         return AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, **options)
     except OSError as error:
         if "safetensors" not in str(error) or Path(path, "model.safetensors").is_file():
@@ -86,6 +93,25 @@ def load_classifier(path: str | Path, **options):
             f"teacher {str(path)!r} has no model.safetensors; canao reads no pickled weights: "
             "convert it with model.save_pretrained(dir, safe_serialization=True)"
         ) from None
+
+
+def _layerwise_classifier(path: str | Path, **options):
+    """The model saved at ``path`` rebuilt at the per-layer Arch its config records, or None
+    when the config records none (or ``path`` is no local directory)."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from ..models import recorded_arch, shape_model
+
+    if not Path(path, "config.json").is_file():
+        return None
+    config = AutoConfig.from_pretrained(path, **options)
+    arch = recorded_arch(config)
+    if arch is None:
+        return None
+    model = shape_model(AutoModelForSequenceClassification.from_config(config), arch)
+    model.load_state_dict(load_file(str(Path(path, "model.safetensors"))))
+    return model.eval()
 
 
 def teacher_tokenizer(teacher: TeacherSettings | None, task: TaskConfig):

@@ -19,10 +19,14 @@ from search_spaces import Arch
 
 
 def shape_features(arch: Arch, batch: int, seq_len: int) -> np.ndarray:
-    """Operator-shape products whose weighted sum approximates the latency of ``arch``."""
-    s, h, f, a, n = seq_len, arch.hidden_size, arch.intermediate_size, arch.num_heads, arch.num_layers
-    per_layer = [s * h * h, s * s * h, s * h * f, s * (h + f), a * s * s]
-    return np.array([batch * n * x for x in per_layer] + [batch * s * h, 1.0])
+    """Operator-shape products whose weighted sum approximates the latency of ``arch``: per
+    layer with its attention width ``w`` (heads x head size) and FFN width ``f``, summed."""
+    s, h = seq_len, arch.hidden_size
+    per_layer = np.zeros(5)
+    for layer in arch.layers:
+        w, f, a = layer.num_heads * arch.head_dim, layer.intermediate_size, layer.num_heads
+        per_layer += [s * h * w, s * s * w, s * h * f, s * (h + f), a * s * s]
+    return np.array([*(batch * per_layer), batch * s * h, 1.0])
 
 
 @dataclass(frozen=True)
