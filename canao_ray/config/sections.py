@@ -236,4 +236,7 @@ class FinalizeSettings(Section):
     )
     num_train: StrictInt | None = Field(None, gt=0, description="training examples (unset: the whole split)")
     max_models: StrictInt = Field(3, gt=0, description="front points finalized, the highest-scoring first")
+    max_latency_ms: float | None = Field(
+        None, gt=0, description="finalize only front points this fast or faster (unset: the whole front)"
+    )
     gpus: StrictInt = Field(0, ge=0, le=1, description="1: train the finalized models on this machine's GPU")

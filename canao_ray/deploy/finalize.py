@@ -27,15 +27,23 @@ from .bundle import write_bundle
 FINAL_DIR = "final"
 
 
-def chosen_archs(run_dir: Path, max_models: int) -> list[Arch]:
-    """The front's highest-scoring architectures (``pareto.json``), at most ``max_models``."""
+def chosen_archs(run_dir: Path, max_models: int, max_latency_ms: float | None = None) -> list[Arch]:
+    """The front's highest-scoring architectures (``pareto.json``), at most ``max_models``,
+    of those at or under ``max_latency_ms`` where it is set."""
     front_file = run_dir / "pareto.json"
     if not front_file.is_file():
         raise ConfigError(f"{str(run_dir)!r} has no pareto.json: give the directory of a finished 'canao search'")
     front = json.loads(front_file.read_text())
     if not front:
         raise ConfigError(f"the Pareto front in {str(front_file)!r} is empty: no feasible trial to finalize")
-    best_first = sorted(front, key=lambda row: -row["score"])
+    fast_enough = [row for row in front if max_latency_ms is None or row["latency_ms"] <= max_latency_ms]
+    if not fast_enough:
+        fastest = min(row["latency_ms"] for row in front)
+        raise ConfigError(
+            f"finalize.max_latency_ms: no front point runs in {max_latency_ms} ms or less (the fastest: "
+            f"{fastest:.3g} ms); raise it, or search with a lower budget"
+        )
+    best_first = sorted(fast_enough, key=lambda row: -row["score"])
     return [Arch.from_dict(row["arch"]) for row in best_first[:max_models]]
 
 
@@ -46,7 +54,7 @@ def finalize_run(run_dir: str | Path, archs: list[Arch] | None = None) -> list[d
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError(f"{str(run_dir)!r} has no config.yaml: give the directory of a 'canao search' run")
     config = SearchConfig.from_yaml(run_dir / "config.yaml")
-    archs = archs or chosen_archs(run_dir, config.finalize.max_models)
+    archs = archs or chosen_archs(run_dir, config.finalize.max_models, config.finalize.max_latency_ms)
     trains_on = local_training_device("finalize.gpus", config.finalize.gpus)
     teacher_dir = prepare_teacher(config, config.resolved_cache_dir()) if config.teacher is not None else None
     data = load_task(config.task.model_copy(update={"num_train": config.finalize.num_train}), config.teacher)
