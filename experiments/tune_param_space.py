@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-samples", type=int, default=6)
     parser.add_argument("--backend", default="tvm", help="tvm (default) or ort")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--num-train", type=int, default=None, help="training examples (default: the whole task)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None, help="tuning database and latency cache (default: temporary)")
     parser.add_argument("--out", default=None, help="Tune's storage path (default: a temporary directory)")
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = SearchConfig.from_dict(
         {
+            "task": {"num_train": args.num_train},
             "training": {"epochs": args.epochs},
             "scheduler": {"grace_period": 1},
             "latency": {

@@ -45,6 +45,23 @@ CASES = {
     "out of range": ("latency: {budget_ms: -1}\n", "latency.budget_ms must be a positive"),
     "empty space": ("space: {num_layers: []}\n", "num_layers is empty"),
     "repeated choice": ("space: {num_heads: [2, 2]}\n", "num_heads repeats a choice"),
+    "per-layer heads wider than the hidden size": (
+        "space: {kind: per_layer, num_heads: [4, 16], hidden_size: [128], head_dim: [16]}\n",
+        "space: 16 heads of 16 span 256, over hidden_size 128",
+    ),
+    "unknown kind of space": ("space: {kind: layerwise}\n", "space: unknown kind 'layerwise'"),
+    "empty Tune choice": (
+        "space: {num_layers: {choice: []}, hidden_size: 64, head_dim: 16, num_heads: 2, ffn_ratio: 2}\n",
+        "num_layers: choice needs a non-empty list",
+    ),
+    "Tune domain canao cannot sample": (
+        "space: {num_layers: {uniform: [1, 3]}, hidden_size: 64, head_dim: 16, num_heads: 2, ffn_ratio: 2}\n",
+        "'uniform' is not a domain canao samples",
+    ),
+    "Tune space deeper than its layers": (
+        "space: {num_layers: {choice: [1, 3]}, hidden_size: 64, head_dim: 16, layers: [{num_heads: 2, ffn_ratio: 2}]}\n",
+        "num_layers is 3 but layers lists only 1",
+    ),
     "contradictory schedule": ("training: {epochs: 2}\nscheduler: {grace_period: 3}\n", "exceeds training.epochs"),
     "unknown device": ("latency: {device: pixel7}\n", "unknown device 'pixel7'"),
     "unknown backend": ("latency: {backend: tensorrt}\n", "unknown backend 'tensorrt'"),
