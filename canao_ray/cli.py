@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("run_dir", type=Path, help="directory of a 'canao search' (finished or interrupted)")
     profile = commands.add_parser("profile", help="latency of one architecture on a device")
     profile.add_argument(
-        "--arch", required=True, help="JSON like '{\"num_layers\": 4, ...}' or a key like L4-H256-A4-I1024"
+        "--arch",
+        required=True,
+        help="JSON like '{\"num_layers\": 4, ...}' or a key like L4-H256-A4-I1024 or L2-H384-D32-A12.8-I1536.768",
     )
     profile.add_argument("--device", default="local-cpu", help="device name (default: local-cpu)")
     profile.add_argument("--backend", default="tvm", help="one or several of tvm, ort, torch, comma-separated")
