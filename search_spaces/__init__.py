@@ -1,6 +1,6 @@
 """What can be searched: the ``Arch`` value, search spaces over it, and its transformers model."""
 
-from .arch import Arch, LayerShape
+from .arch import ARCH_FIELDS, Arch, LayerShape
 from .bert import BertSpace, to_bert_config
 from .layerwise import LayerwiseSpace
 from .shaping import bert_classifier, shape_layers
@@ -8,6 +8,7 @@ from .spaces import ArchSpace, space_input
 from .tune_space import TuneSpace
 
 __all__ = [
+    "ARCH_FIELDS",
     "Arch",
     "ArchSpace",
     "BertSpace",

@@ -11,7 +11,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.search.variant_generator import parse_spec_vars
 
-from search_spaces import TuneSpace
+from search_spaces import ARCH_FIELDS, TuneSpace
 
 from ..keys import CONSTRAINT_KEY, CONSTRAINT_NAME, DUPLICATE_OF, FINAL_KEY, RAY_TRIAL_ID, STOPPED_AT
 
@@ -57,9 +57,11 @@ class ConstrainedOptunaSearch(OptunaSearch):
     - errored trials and NaN objectives become FAIL (Ray's would leave them RUNNING);
     - a resumed search keeps the study as the record: a trial the study already holds
       is not told again, and study trials no restored Tune trial owns become FAIL;
-    - the space may be a Tune ``param_space`` with lists (one entry per layer), which
-      Ray's OptunaSearch cannot convert: it is sampled define-by-run (``TuneSpace``), and
-      the trial's config is the resolved space;
+    - an architecture space (a Tune ``param_space`` over ``Arch`` keys, lists included:
+      one entry per layer, which Ray's OptunaSearch cannot convert) is sampled
+      define-by-run (``TuneSpace``), and the trial's config is the resolved space; a space
+      with keys of its own (a user's own model and hyperparameters) is converted as Ray
+      converts it;
     - a suggestion whose architecture an earlier finished trial already had is answered from
       that trial (its values, or PRUNED if the scheduler stopped it: Optuna's "skip
       duplicates" recipe) and the sampler asked again, up to ``max_resamples`` times;
@@ -79,11 +81,16 @@ class ConstrainedOptunaSearch(OptunaSearch):
 
     @staticmethod
     def convert_search_space(spec: dict) -> TuneSpace | dict:
-        """A Tune space as a define-by-run ``TuneSpace`` (Ray's conversion refuses lists)."""
+        """A space over ``Arch`` keys only as a define-by-run ``TuneSpace`` (Ray's conversion
+        refuses lists); any other space as Ray's OptunaSearch converts it."""
         _, domains, grids = parse_spec_vars(spec)
         if grids:
             raise ValueError("tune.grid_search cannot be sampled by Optuna; use tune.choice")
-        return TuneSpace.from_param_space(spec) if domains else {}
+        if not domains:
+            return {}
+        if set(spec) <= set(ARCH_FIELDS):
+            return TuneSpace.from_param_space(spec)
+        return OptunaSearch.convert_search_space(spec)
 
     def _suggest_from_define_by_run_func(self, func, ot_trial):
         if isinstance(func, TuneSpace):  # the resolved space is the whole config, as Tune would sample it
