@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from device_profilers import BACKENDS
+
 from .config import ConfigError, LatencySettings, SearchConfig
 from .config.errors import config_error
 
@@ -46,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         help="JSON like '{\"num_layers\": 4, ...}' or a key like L4-H256-A4-I1024 or L2-H384-D32-A12.8-I1536.768",
     )
     profile.add_argument("--device", default="local-cpu", help="device name (default: local-cpu)")
-    profile.add_argument("--backend", default="tvm", help="one or several of tvm, ort, torch, comma-separated")
+    profile.add_argument("--backend", default="tvm", help=f"one or several of {', '.join(BACKENDS)}, comma-separated")
     profile.add_argument("--seq-len", type=int, default=128, help="sequence length (default 128)")
     profile.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
     profile.add_argument(
@@ -206,13 +208,14 @@ def _profile(args: argparse.Namespace) -> int:
             print(json.dumps(latency.to_dict()))
         return 0
     print(
-        f"{'arch':<20} {'device':<10} {'backend':<7} {'batch':>5} {'seq':>5} {'median ms':>10} {'p90 ms':>9} {'cv %':>6} {'compile s':>10} {'tune s':>8}"
+        f"{'arch':<20} {'device':<10} {'backend':<8} {'batch':>5} {'seq':>5} {'median ms':>10} {'p90 ms':>9} {'cv %':>6} {'compile s':>10} {'tune s':>8}"
     )
     for lat in latencies:
         print(
-            f"{lat.arch_key:<20} {lat.device:<10} {lat.backend:<7} {lat.batch:>5} {lat.seq_len:>5} "
+            f"{lat.arch_key:<20} {lat.device:<10} {lat.backend:<8} {lat.batch:>5} {lat.seq_len:>5} "
             f"{lat.median_ms:>10.3f} {lat.p90_ms:>9.3f} {100 * lat.cv:>6.2f} {lat.compile_s:>10.1f} {lat.tune_s:>8.1f}"
             + ("  (cached)" if lat.cached else "")
+            + ("  fused: " + ", ".join(f"{op} {n}" for op, n in lat.fused_ops) if lat.fused_ops else "")
         )
     return 0
 

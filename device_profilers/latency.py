@@ -48,6 +48,7 @@ class Latency:
     started_at: float = 0.0  # when the profiler took the request (export, compile and timing follow)
     measured_at: float = 0.0  # when the timing ended
     node: str = ""  # the Ray node whose profiler measured it (where the device is)
+    fused_ops: tuple[tuple[str, int], ...] = ()  # fused operators of the timed graph (ort-opt)
 
     @property
     def target(self) -> MeasureTarget:
@@ -61,6 +62,7 @@ class Latency:
         names = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in values.items() if k in names}
         known["block_medians_ms"] = tuple(known.get("block_medians_ms", ()))
+        known["fused_ops"] = tuple(tuple(pair) for pair in known.get("fused_ops", ()))
         return cls(**known)
 
     def served_again(self) -> Latency:

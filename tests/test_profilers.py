@@ -47,6 +47,13 @@ def test_tvm_tunes_once_then_reuses_the_database(tiny_tuning, tuned_cache):
 def test_ort_backend_measures(tmp_path):
     latency = DeviceProfiler(local_cpu(), str(tmp_path), NO_TUNING, QUICK).measure(TINY, "ort", 1, 16)
     assert latency.backend == "ort" and latency.median_ms > 0 and latency.repeats == 5
+    assert latency.fused_ops == ()
+
+
+def test_optimized_ort_backend_times_the_fused_graph_and_says_what_fused(tmp_path):
+    latency = DeviceProfiler(local_cpu(), str(tmp_path), NO_TUNING, QUICK).measure(TINY, "ort-opt", 1, 16)
+    assert latency.backend == "ort-opt" and latency.median_ms > 0
+    assert dict(latency.fused_ops)["Attention"] == TINY.num_layers
 
 
 def test_broker_routes_and_caches(ray_cluster, tmp_path):

@@ -23,6 +23,8 @@ class CompileStats:
     tune_s: float = 0.0
     tuned_tasks: int = 0
     reused_tasks: int = 0
+    #: Fused operators in the graph that was timed, by kind (ONNX Runtime's optimizer).
+    fused_ops: tuple[tuple[str, int], ...] = ()
 
 
 class Backend(Protocol):
@@ -45,9 +47,9 @@ class Backend(Protocol):
         ...
 
 
-BACKENDS = ("tvm", "ort", "torch")
+BACKENDS = ("tvm", "ort", "ort-opt", "torch")
 #: Backends that run on the profiler's host: a device reached over TVM RPC is timed with TVM.
-HOST_ONLY = frozenset({"ort", "torch"})
+HOST_ONLY = frozenset({"ort", "ort-opt", "torch"})
 
 
 def check_backend(name: str, remote: bool = False) -> None:
@@ -68,10 +70,10 @@ def make_backend(name: str, device: Device, cache_dir: str | os.PathLike, tuning
         from .tvm import TvmBackend
 
         return TvmBackend(device, cache_dir, tuning)
-    if name == "ort":
-        from .ort import OrtBackend
+    if name in ("ort", "ort-opt"):
+        from .ort import OrtBackend, OrtOptimizedBackend
 
-        return OrtBackend(device)
+        return (OrtBackend if name == "ort" else OrtOptimizedBackend)(device)
     from .torch import TorchBackend
 
     return TorchBackend(device)

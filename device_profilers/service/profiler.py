@@ -66,7 +66,7 @@ class DeviceProfiler:
         """Latency of a user's own ONNX model (bytes, so it can come from any node), recorded
         under ``name``. Its inputs are taken as [batch, seq_len] token tensors."""
         if backend == "torch":
-            raise ValueError("an ONNX model is measured with 'tvm' or 'ort', not 'torch'")
+            raise ValueError("an ONNX model is measured with 'tvm', 'ort' or 'ort-opt', not 'torch'")
         started_at = time.time()
         runner = self._backend(backend)
         with scratch_dir() as tmp:
@@ -93,6 +93,7 @@ class DeviceProfiler:
             started_at=started_at,
             measured_at=time.time(),
             node=self.node_id(),
+            fused_ops=stats.fused_ops,
             **summarize(blocks_ms),
         )
 
