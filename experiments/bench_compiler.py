@@ -113,7 +113,8 @@ def bench_shape(name: str, arch: Arch, profiler: DeviceProfiler, rounds: int, se
 
 def markdown(results: list[dict], peak: float, settings: dict) -> str:
     lines = [
-        f"TVM {settings['trials_per_task']} MetaSchedule trials/task, {settings['threads']} threads, "
+        f"TVM {settings['trials_per_task']} MetaSchedule trials/task (a task at most {settings['max_task_share']:g}x that, "
+        f"{settings['trials_per_round'] or 'all'} per cost-model round), {settings['threads']} threads, "
         f"batch 1, sequence {settings['seq_len']}, {settings['rounds']} interleaved rounds; "
         f"sgemm peak (numpy 4096^2) {peak:.0f} GFLOP/s.",
         "",
@@ -141,6 +142,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"subset of {', '.join(SHAPES)}")
     parser.add_argument("--trials-per-task", type=int, default=64)
+    parser.add_argument("--max-task-share", type=float, default=1.0, help="see TuningSettings.max_task_share")
+    parser.add_argument("--trials-per-round", type=int, default=0, help="see TuningSettings.trials_per_round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None)
@@ -156,13 +159,19 @@ def main() -> int:
     profiler = DeviceProfiler(
         device,
         args.cache_dir,
-        TuningSettings(trials_per_task=args.trials_per_task),
+        TuningSettings(
+            trials_per_task=args.trials_per_task,
+            max_task_share=args.max_task_share,
+            trials_per_round=args.trials_per_round,
+        ),
         MeasureProtocol(warmup=5, repeats=30, min_repeat_ms=50),
     )
     peak = sgemm_peak_gflops()
     print(f"sgemm peak: {peak:.0f} GFLOP/s", flush=True)
     settings = {
         "trials_per_task": args.trials_per_task,
+        "max_task_share": args.max_task_share,
+        "trials_per_round": args.trials_per_round,
         "threads": device.num_threads,
         "seq_len": args.seq_len,
         "rounds": args.rounds,

@@ -194,14 +194,15 @@ def _perm(node: NodeProto) -> list[int]:
     return next((list(a.ints) for a in node.attribute if a.name == "perm"), [])
 
 
-def optimize_for_ort(onnx_path: str | Path, out_path: str | Path) -> dict[str, int]:
-    """Run ORT's transformer optimizer (model type ``bert``, constant folding first) and
-    ``AttentionFromExport`` on a graph; write it to ``out_path`` and return how many of
-    each fused operator it holds."""
+def optimize_for_ort(onnx_path: str | Path, out_path: str | Path, fuse_attention: bool = True) -> dict[str, int]:
+    """Run ORT's transformer optimizer (model type ``bert``, constant folding first) and,
+    with ``fuse_attention``, ``AttentionFromExport`` on a graph; write it to ``out_path``
+    and return how many of each fused operator it holds."""
     from onnxruntime.transformers import optimizer
 
     model = optimizer.optimize_model(str(onnx_path), model_type="bert", num_heads=0, hidden_size=0, opt_level=1)
-    AttentionFromExport(model).apply()
-    model.prune_graph()
+    if fuse_attention:
+        AttentionFromExport(model).apply()
+        model.prune_graph()
     model.save_model_to_file(str(out_path), use_external_data_format=False)
     return {op: count for op, count in model.get_fused_operator_statistics().items() if count}

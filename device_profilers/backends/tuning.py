@@ -12,6 +12,12 @@ class TuningSettings(BaseModel):
     matmuls); the rest keep TVM's default schedule. A task already in the database is
     never tuned again. The default is small so a search on a cold cache stays quick;
     give the shapes you deploy more with ``canao tune`` and a larger ``trials_per_task``.
+
+    A tuning run's budget is ``trials_per_task`` times its new tasks. With
+    ``max_task_share`` above 1, MetaSchedule's gradient task scheduler may give one task
+    up to that many times its even share, taking it from tasks whose tuning no longer
+    moves the model's latency; ``trials_per_round`` candidates are measured between two
+    updates of the cost model (0: a task's whole share in one round).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -21,6 +27,12 @@ class TuningSettings(BaseModel):
     )
     min_flops_share: StrictFloat = Field(
         0.01, ge=0, le=1, description="tasks with at least this share of the FLOPs are tuned"
+    )
+    max_task_share: StrictFloat = Field(
+        1.0, ge=1, description="most trials one task may get, as a multiple of trials_per_task"
+    )
+    trials_per_round: StrictInt = Field(
+        0, ge=0, description="candidates measured per cost-model round; 0: a task's share in one round"
     )
     population_size: StrictInt = Field(128, ge=2, description="evolutionary search population")
     genetic_num_iters: StrictInt = Field(2, ge=1, description="evolutionary search iterations per round")

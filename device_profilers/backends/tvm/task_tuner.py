@@ -77,14 +77,15 @@ class TaskTuner:
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             tasks, str(log_dir), strategy=strategy, seed=0, num_threads=self.device.num_threads
         )
-        trials = self.settings.trials_per_task
+        settings = self.settings
+        trials = settings.trials_per_task
         ms.tune_tasks(
             tasks=contexts,
             task_weights=weights,
             work_dir=str(log_dir),
             max_trials_global=trials * len(contexts),
-            max_trials_per_task=trials,
-            num_trials_per_iter=trials,
+            max_trials_per_task=round(trials * settings.max_task_share),
+            num_trials_per_iter=settings.trials_per_round or trials,
             builder=self._pooled_builder(),
             runner=self._runner(),
             database=self.database,
