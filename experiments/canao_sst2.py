@@ -145,7 +145,7 @@ def markdown(result: dict) -> str:
         metrics = entry["metrics"]
         lines.append(
             row(
-                "finalized",
+                f"finalized ({entry.get('space', result['space'])} space)",
                 entry,
                 f"{100 * metrics['pytorch']['accuracy']:.2f}",
                 f"{100 * metrics['onnxruntime']['accuracy']:.2f}",
@@ -182,6 +182,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("canao_runs") / f"canao-sst2-{time.strftime('%Y%m%d-%H%M%S')}")
     parser.add_argument("--results", type=Path, default=HERE / "results")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the final latency comparison")
+    parser.add_argument(
+        "--beside", type=Path, action="append", default=[], help="a finished, finalized run whose models join the table"
+    )
     parser.add_argument(
         "--reference",
         type=Arch.from_key,
@@ -221,6 +224,12 @@ def main() -> int:
         teacher_config["num_hidden_layers"], teacher_config["hidden_size"],
         teacher_config["num_attention_heads"], teacher_config["intermediate_size"],
     )  # fmt: skip
+    for other in args.beside:
+        space = SearchConfig.from_yaml(other / "config.yaml").space
+        finalized += [
+            {**entry, "space": getattr(space, "kind", "tune"), "run_dir": str(other)}
+            for entry in json.loads((other / FINAL_DIR / "summary.json").read_text())
+        ]
     final_archs = [Arch.from_dict(entry["arch"]) for entry in finalized]
     compared = timed(
         phases, "compare", lambda: compare_latencies(config, [args.reference, teacher_arch, *final_archs], args.rounds)
@@ -238,6 +247,7 @@ def main() -> int:
         "rounds": args.rounds,
         "search_reused": searched,
         "run_dir": str(run_dir),
+        "space": getattr(config.space, "kind", "tune"),
         "phases_s": phases,
         "wall_s": sum(phases.values()) + (teacher_metrics.get("finetune_s", 0.0) if teacher_cached else 0.0),
         "bert_base": {
