@@ -13,6 +13,7 @@ from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
 from ...export import graph_inputs
+from .fast_math import fast_math
 
 
 def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool):
@@ -33,6 +34,7 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
     with target:
         mod = tvm.transform.Sequential(
             [
+                fast_math(),
                 relax.transform.DecomposeOpsForInference(),
                 relax.transform.CanonicalizeBindings(),
                 relax.get_pipeline("zero"),
