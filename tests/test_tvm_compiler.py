@@ -7,7 +7,6 @@ from tvm import relax, tirx
 
 from device_profilers import TuningSettings, local_cpu
 from device_profilers.backends.tvm import TvmBackend
-from device_profilers.backends.tvm.default_schedules import schedule_untuned
 from device_profilers.backends.tvm.lowering import lower
 from device_profilers.export import build_classifier, export_onnx
 from search_spaces import Arch
@@ -45,13 +44,40 @@ def test_fast_math_logits_agree_with_onnx_runtime(onnx_path):
     assert np.abs(compiled - reference).max() < 1e-5
 
 
-def test_untuned_softmax_norm_and_layout_kernels_run_in_parallel_and_vectorised(onnx_path):
+def test_softmax_norm_and_layout_kernels_are_scheduled_at_lowering_in_parallel_and_vectorised(onnx_path):
     backend = TvmBackend(local_cpu(), onnx_path.parent / "cache", TuningSettings(trials_per_task=0))
-    module, _ = lower(onnx_path, 1, SEQ_LEN, backend.target, weights_apart=True)
-    with backend.target:
-        module = schedule_untuned()(module)
+    module, _ = lower(onnx_path, 1, SEQ_LEN, backend.target, weights_apart=True)  # schedules them
     kernels = {gv.name_hint: str(func) for gv, func in module.functions_items() if isinstance(func, tirx.PrimFunc)}
     scheduled = [name for name in kernels if any(part in name for part in ("softmax", "layer_norm", "transpose"))]
     assert scheduled
     for name in scheduled:
         assert "T.parallel(" in kernels[name] and "T.vectorized(" in kernels[name], name
+
+
+def test_row_reductions_are_vectorised_across_lanes_and_matmuls_are_left_to_tuning():
+    from tvm.script import relax as R
+
+    from device_profilers.backends.tvm.default_schedules import RowReduction
+    from device_profilers.devices import host_target
+
+    @R.function
+    def main(x: R.Tensor((1, 64, 96), "float32"), w: R.Tensor((96, 32), "float32"), g: R.Tensor((96,), "float32")):
+        normed = R.nn.layer_norm(x, g, g, axes=[-1], epsilon=1e-12)
+        return (normed, R.nn.softmax(x, axis=-1), R.matmul(x, w))
+
+    kernels = relax.transform.LegalizeOps()(tvm.IRModule({"main": main}))
+    target = tvm.target.Target(host_target(2))
+    rule = RowReduction()
+    by_name = {gv.name_hint: f for gv, f in kernels.functions_items() if isinstance(f, tirx.PrimFunc)}
+    assert rule.apply(by_name["matmul"], target, False) is None
+    rng = np.random.default_rng(0)
+    for name in ("layer_norm", "softmax"):
+        schedule = rule.apply(by_name[name], target, False)
+        assert "_rf" in str(schedule.mod["main"])  # the reductions went through rfactor
+        args = [rng.standard_normal([int(d) for d in p.shape]).astype("float32") for p in by_name[name].params]
+        outputs = []
+        for func in (by_name[name], schedule.mod["main"]):
+            tensors = [tvm.runtime.tensor(a) for a in args]
+            tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)(*tensors)
+            outputs.append(tensors[-1].numpy())
+        assert np.abs(outputs[0] - outputs[1]).max() < 1e-5, name

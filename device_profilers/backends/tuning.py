@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 class TuningSettings(BaseModel):
     """MetaSchedule's budget for operator shapes the device's database does not have yet.
 
-    Only tasks holding at least ``min_flops_share`` of the model's FLOPs are tuned (the
-    matmuls); the rest keep TVM's default schedule. A task already in the database is
+    Only matmul tasks holding at least ``min_flops_share`` of the matmuls' FLOPs are
+    tuned; softmax, norms and layout kernels get rule-based schedules at lowering, and the
+    smallest matmuls (the pooler) keep TVM's default one. A task already in the database is
     never tuned again. The default is small so a search on a cold cache stays quick;
     give the shapes you deploy more with ``canao tune`` and a larger ``trials_per_task``.
 
@@ -26,7 +27,7 @@ class TuningSettings(BaseModel):
         8, ge=0, description="MetaSchedule trials for each new hot task; 0 disables tuning"
     )
     min_flops_share: StrictFloat = Field(
-        0.01, ge=0, le=1, description="tasks with at least this share of the FLOPs are tuned"
+        0.01, ge=0, le=1, description="matmul tasks with at least this share of the matmuls' FLOPs are tuned"
     )
     max_task_share: StrictFloat = Field(
         1.0, ge=1, description="most trials one task may get, as a multiple of trials_per_task"

@@ -16,7 +16,6 @@ from ...files import scratch_dir
 from ...measurement import MeasureProtocol, in_blocks, warm_up
 from ..base import CompileStats
 from ..tuning import TuningSettings
-from .default_schedules import schedule_untuned
 from .lowering import lower
 from .runtime import set_runtime_threads
 from .task_tuner import TaskTuner
@@ -56,7 +55,6 @@ class TvmBackend:
         with self.target, self.tuner.database:
             prepack = [
                 relax.transform.MetaScheduleApplyDatabase(),
-                schedule_untuned(),
                 relax.transform.SplitLayoutRewritePreproc(),
                 relax.transform.LiftTransformParams(),
             ]

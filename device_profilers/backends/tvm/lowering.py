@@ -13,12 +13,14 @@ from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
 from ...export import graph_inputs
+from .default_schedules import schedule_untuned
 from .fast_math import fast_math
 
 
 def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool):
     """The relax module of the graph at [batch, seq_len] token inputs, and its weights when
-    ``weights_apart`` (then the module takes them as parameters after the tokens)."""
+    ``weights_apart`` (then the module takes them as parameters after the tokens).
+    Its kernels other than the matmuls are already scheduled (``default_schedules``)."""
     tokens = graph_inputs(onnx_path)
     if weights_apart:
         graph, weights = weights_as_inputs(onnx_path)
@@ -40,6 +42,9 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
                 relax.get_pipeline("zero"),
                 # Marks weights as layout-free so tuned matmuls may prepack them.
                 relax.transform.AttachAttrLayoutFreeBuffers(),
+                # Softmax, norms and layout kernels get their schedules here; MetaSchedule
+                # tunes what is left (the matmuls).
+                schedule_untuned(),
             ]
         )(mod)
     return mod, weights

@@ -14,6 +14,7 @@ from ...devices import Device
 from ...files import trim_partial_line
 from ..tuning import TuningSettings
 from .builder import PooledBuilder
+from .default_schedules import is_scheduled
 from .intrinsics import import_tensor_intrinsics
 
 logger = logging.getLogger(__name__)
@@ -41,10 +42,11 @@ class TaskTuner:
         self._local_runner = None
 
     def hot_tasks(self, mod, target) -> list[Any]:
-        """The module's tasks holding at least ``min_flops_share`` of its FLOPs."""
+        """The module's tasks holding at least ``min_flops_share`` of its FLOPs, of those
+        that lowering left unscheduled (the matmuls)."""
         if self.settings.trials_per_task == 0:
             return []
-        tasks = ms.relax_integration.extract_tasks(mod, target)
+        tasks = [t for t in ms.relax_integration.extract_tasks(mod, target) if not is_scheduled(t.dispatched[0])]
         flops = [estimate_tir_flops(task.dispatched[0]) * task.weight for task in tasks]
         total = sum(flops) or 1.0
         return [t for t, f in zip(tasks, flops) if f / total >= self.settings.min_flops_share]
