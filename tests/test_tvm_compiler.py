@@ -81,3 +81,22 @@ def test_row_reductions_are_vectorised_across_lanes_and_matmuls_are_left_to_tuni
             tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)(*tensors)
             outputs.append(tensors[-1].numpy())
         assert np.abs(outputs[0] - outputs[1]).max() < 1e-5, name
+
+
+def test_each_blocks_q_k_v_projections_are_packed_into_one_matmul_with_the_same_logits(onnx_path, tmp_path):
+    import onnx
+    import onnxruntime
+
+    from device_profilers.backends.tvm.lowering import pack_parallel_matmuls
+
+    model = onnx.load(str(onnx_path))
+    matmuls = sum(node.op_type == "MatMul" for node in model.graph.node)
+    assert pack_parallel_matmuls(model) == ARCH.num_layers
+    assert sum(node.op_type == "MatMul" for node in model.graph.node) == matmuls - 2 * ARCH.num_layers
+    onnx.save(model, str(tmp_path / "packed.onnx"))
+    tokens = {"input_ids": np.random.default_rng(0).integers(0, 1000, (1, SEQ_LEN)).astype(np.int64)}
+    logits = [
+        onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, tokens)[0]
+        for path in (onnx_path, tmp_path / "packed.onnx")
+    ]
+    assert np.abs(logits[0] - logits[1]).max() < 1e-6

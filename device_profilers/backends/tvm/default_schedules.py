@@ -31,8 +31,9 @@ def _lanes(target) -> int:
 
 
 class Injective(CPUScheduleRule):
-    """A kernel of injective blocks only, inlined into one loop nest: every loop but the
-    innermost fused and run in parallel, the innermost vectorised to the target's width."""
+    """A kernel of injective blocks only, inlined as far as they go (a ``Split`` keeps one
+    block per output): in each remaining loop nest every loop but the innermost fused and
+    run in parallel, the innermost vectorised to the target's width."""
 
     def apply(self, func: tirx.PrimFunc, target, _tunable: bool) -> s_tir.Schedule | None:
         if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
@@ -41,20 +42,18 @@ class Injective(CPUScheduleRule):
         blocks = normalize_prim_func(sch)
         if not blocks or not all(block.is_injective() for block in blocks):
             return None
-        blocks = try_inline(sch, blocks)
-        if len(blocks) != 1:
-            return None
-        loops = sch.get_loops(blocks[0].block_rv)
-        if not loops:
-            return None
-        if len(loops) > 1:
-            sch.parallel(sch.fuse(*loops[:-1]))
-            inner = loops[-1]
-        else:
-            outer, inner = sch.split(loops[0], factors=[None, _CHUNK])
-            sch.parallel(outer)
-        _, vector = sch.split(inner, factors=[None, _lanes(target)])
-        sch.vectorize(vector)
+        for block in try_inline(sch, blocks):
+            loops = sch.get_loops(block.block_rv)
+            if not loops:
+                continue
+            if len(loops) > 1:
+                sch.parallel(sch.fuse(*loops[:-1]))
+                inner = loops[-1]
+            else:
+                outer, inner = sch.split(loops[0], factors=[None, _CHUNK])
+                sch.parallel(outer)
+            _, vector = sch.split(inner, factors=[None, _lanes(target)])
+            sch.vectorize(vector)
         return sch
 
 

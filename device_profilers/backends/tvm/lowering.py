@@ -22,10 +22,9 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
     ``weights_apart`` (then the module takes them as parameters after the tokens).
     Its kernels other than the matmuls are already scheduled (``default_schedules``)."""
     tokens = graph_inputs(onnx_path)
-    if weights_apart:
-        graph, weights = weights_as_inputs(onnx_path)
-    else:
-        graph, weights = onnx.load(str(onnx_path)), []
+    graph = onnx.load(str(onnx_path))
+    pack_parallel_matmuls(graph)
+    graph, weights = weights_as_inputs(graph) if weights_apart else (graph, [])
     with warnings.catch_warnings():
         # Weight inputs are named after torch parameters; the importer renames each and warns.
         warnings.filterwarnings("ignore", message="Renaming name")
@@ -50,7 +49,50 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
     return mod, weights
 
 
-def weights_as_inputs(onnx_path: Path):
+def pack_parallel_matmuls(model: onnx.ModelProto) -> int:
+    """Matmuls of one input by constant weights (an attention block's Q, K and V
+    projections) rewritten in place as one matmul by the concatenated weights and a
+    ``Split``; returns how many groups were packed.
+
+    One 384x1152 GEMM keeps the cores busier than three 384x384 ones: MiniLM-L6 ran in
+    0.94x the time, side by side. ONNX Runtime's attention fusion packs them the same way.
+    Done on the ONNX graph, before the weights may become inputs, so the self-contained
+    build and the timed one have the same kernels (relax's ``CombineParallelMatmul`` does
+    not fire on the imported graph: it needs the biases as parameters).
+    """
+    graph = model.graph
+    if max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0) < 13:
+        return 0  # Split takes its sizes as an input from opset 13
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    by_input: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        weight = constants.get(node.input[1]) if node.op_type == "MatMul" else None
+        if weight is not None and len(weight.dims) == 2 and weight.data_type == onnx.TensorProto.FLOAT:
+            by_input.setdefault(node.input[0], []).append(node)
+    packed = 0
+    for source, nodes in by_input.items():
+        values = [numpy_helper.to_array(constants[node.input[1]]) for node in nodes]
+        if len(nodes) < 2 or len({value.shape[0] for value in values}) != 1:
+            continue
+        name = f"canao_packed_matmul_{packed}"
+        weight = numpy_helper.from_array(np.concatenate(values, axis=1), f"{name}_weight")
+        sizes = numpy_helper.from_array(np.array([v.shape[1] for v in values], dtype=np.int64), f"{name}_sizes")
+        graph.initializer.extend([weight, sizes])
+        at = list(graph.node).index(nodes[0])
+        for node in nodes:
+            graph.node.remove(node)
+        graph.node.insert(at, helper.make_node("Split", [name, sizes.name], [n.output[0] for n in nodes], axis=-1))
+        graph.node.insert(at, helper.make_node("MatMul", [source, weight.name], [name]))
+        packed += 1
+    if packed:
+        used = {name for node in graph.node for name in node.input}
+        kept = [tensor for tensor in graph.initializer if tensor.name in used]
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
+    return packed
+
+
+def weights_as_inputs(model: onnx.ModelProto):
     """The ONNX graph with its weight matrices (2-D float32 initializers) turned into graph
     inputs, and their values in input order.
 
@@ -59,16 +101,15 @@ def weights_as_inputs(onnx_path: Path):
     hence tuning records and kernels, are the same in both. Done on the ONNX graph because
     the importer's checker serialises the whole model, weights included.
     """
-    model = onnx.load(str(onnx_path), load_external_data=False)
-    graph, base_dir = model.graph, str(onnx_path.parent)
+    graph = model.graph
     kept, weights = [], []
     for tensor in graph.initializer:
-        value = numpy_helper.to_array(tensor, base_dir)
+        value = numpy_helper.to_array(tensor)
         if value.ndim == 2 and value.dtype == np.float32:
             weights.append(value)
             graph.input.append(helper.make_tensor_value_info(tensor.name, onnx.TensorProto.FLOAT, value.shape))
         else:
-            kept.append(numpy_helper.from_array(value, tensor.name))
+            kept.append(tensor)
     del graph.initializer[:]
     graph.initializer.extend(kept)
     return model, weights
