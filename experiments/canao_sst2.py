@@ -1,6 +1,7 @@
 """CANAO on SST-2, end to end: tune, search, finalize, and compare with BERT-base.
 
     python experiments/canao_sst2.py --data-dir GLUE_DIR [--config experiments/canao_sst2.yaml] [--out DIR]
+        [--beside OTHER_RUN] [--time-also ARCH --note TEXT]
 
 Runs ``canao tune`` on the config's space, the search, ``canao finalize`` on its front,
 then measures BERT-base's architecture (12/768/12/3072), the teacher's and every
@@ -151,6 +152,10 @@ def markdown(result: dict) -> str:
                 f"{100 * metrics['onnxruntime']['accuracy']:.2f}",
             )
         )
+    for entry in result.get("timed_also", []):
+        lines.append(row("timed beside (not trained here)", entry, "", ""))
+    if result.get("note"):
+        lines += ["", result["note"]]
     lines += ["", f"Run directory: `{result['run_dir']}`; JSON: `canao_sst2.json`.", ""]
     return "\n".join(lines)
 
@@ -185,6 +190,15 @@ def main() -> int:
     parser.add_argument(
         "--beside", type=Path, action="append", default=[], help="a finished, finalized run whose models join the table"
     )
+    parser.add_argument(
+        "--time-also",
+        type=Arch.from_key,
+        action="append",
+        default=[],
+        metavar="ARCH",
+        help="an architecture timed beside the others but not trained here (e.g. another space's pick)",
+    )
+    parser.add_argument("--note", default="", help="a sentence for the table's page (where the extra rows come from)")
     parser.add_argument(
         "--reference",
         type=Arch.from_key,
@@ -232,7 +246,9 @@ def main() -> int:
         ]
     final_archs = [Arch.from_dict(entry["arch"]) for entry in finalized]
     compared = timed(
-        phases, "compare", lambda: compare_latencies(config, [args.reference, teacher_arch, *final_archs], args.rounds)
+        phases,
+        "compare",
+        lambda: compare_latencies(config, [args.reference, teacher_arch, *final_archs, *args.time_also], args.rounds),
     )
     save_state(run_dir, phases)
     # A teacher fine-tuned by an earlier invocation cost its time there: count it once.
@@ -275,6 +291,11 @@ def main() -> int:
             }
             for entry in finalized
         ],
+        "timed_also": [
+            {"arch": arch.key, "params": total_params(arch, teacher_config["vocab_size"], 512), **compared[arch.key]}
+            for arch in args.time_also
+        ],
+        "note": args.note,
     }
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "canao_sst2.json").write_text(json.dumps(result, indent=2))
