@@ -29,6 +29,7 @@ from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings, lo
 from search_spaces import Arch
 
 SHAPES = {
+    "quickstart": Arch.uniform(3, 128, 2, 256),  # in the embedded quickstart's space (use --seq-len 32)
     "small": Arch.uniform(4, 256, 4, 1024),
     "minilm-l6": Arch.uniform(6, 384, 12, 1536),
     "l5-h384": Arch.uniform(5, 384, 12, 1536),
