@@ -136,5 +136,7 @@ def schedule_untuned():
 
 
 def is_scheduled(func) -> bool:
-    """Whether a kernel already has its schedule (from these rules or the database)."""
-    return bool(func.attrs is not None and func.attrs.get(SCHEDULED, False))
+    """Whether a module function is a kernel that already has its schedule (from these rules
+    or the database). MetaSchedule's extracted tasks do not carry the mark: look the
+    kernel up in the module by the task's name."""
+    return isinstance(func, tirx.PrimFunc) and bool(func.attrs is not None and func.attrs.get(SCHEDULED, False))

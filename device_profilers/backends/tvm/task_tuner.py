@@ -46,7 +46,8 @@ class TaskTuner:
         that lowering left unscheduled (the matmuls)."""
         if self.settings.trials_per_task == 0:
             return []
-        tasks = [t for t in ms.relax_integration.extract_tasks(mod, target) if not is_scheduled(t.dispatched[0])]
+        scheduled = {var.name_hint for var, func in mod.functions_items() if is_scheduled(func)}
+        tasks = [t for t in ms.relax_integration.extract_tasks(mod, target) if t.task_name not in scheduled]
         flops = [estimate_tir_flops(task.dispatched[0]) * task.weight for task in tasks]
         total = sum(flops) or 1.0
         return [t for t, f in zip(tasks, flops) if f / total >= self.settings.min_flops_share]
