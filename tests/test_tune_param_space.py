@@ -14,7 +14,7 @@ QUICK = "{warmup: 1, repeats: 5, min_repeat_ms: 5, blocks: 2, block_pause_s: 0, 
 
 def test_a_plain_tune_script_searches_a_space_with_a_choice_per_layer(ray_cluster, tmp_path, capsys):
     script = load_script("tune_param_space")
-    args = ["--num-samples", "3", "--backend", "ort", "--epochs", "1", "--num-train", "64", "--out",
+    args = ["--num-samples", "3", "--backend", "ort", "--epochs", "2", "--num-train", "64", "--out",
             str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "--protocol", QUICK]  # fmt: skip
     assert script.main(args) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if ": score " in line]
