@@ -71,9 +71,9 @@ def pack_parallel_matmuls(model: onnx.ModelProto) -> int:
             by_input.setdefault(node.input[0], []).append(node)
     packed = 0
     for source, nodes in by_input.items():
+        if len(nodes) < 2 or len({tuple(constants[node.input[1]].dims)[0] for node in nodes}) != 1:
+            continue  # a lone matmul's weight (every FFN's) is not even read
         values = [numpy_helper.to_array(constants[node.input[1]]) for node in nodes]
-        if len(nodes) < 2 or len({value.shape[0] for value in values}) != 1:
-            continue
         name = f"canao_packed_matmul_{packed}"
         weight = numpy_helper.from_array(np.concatenate(values, axis=1), f"{name}_weight")
         sizes = numpy_helper.from_array(np.array([v.shape[1] for v in values], dtype=np.int64), f"{name}_sizes")
