@@ -10,10 +10,12 @@ tuning database.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from tvm import s_tir, tirx
 from tvm.s_tir import dlight
 from tvm.s_tir.dlight.analysis import normalize_prim_func
-from tvm.s_tir.dlight.base import get_extent, try_inline
+from tvm.s_tir.dlight.base import get_extent, try_inline, try_inline_contiguous_spatial
 from tvm.s_tir.dlight.cpu.base import CPUScheduleRule
 from tvm.s_tir.schedule.schedule import ScheduleError
 from tvm.target.codegen import llvm_get_vector_width
@@ -23,6 +25,11 @@ from tvm.tirx.analysis import undefined_vars
 _CHUNK = 256
 #: The function attribute a scheduled kernel carries (MetaSchedule's database sets it too).
 SCHEDULED = "tirx.is_scheduled"
+#: Marks the block that rewrites a weight's layout; TVM lifts it out of the kernel and runs
+#: it once on the weights (``SplitLayoutRewritePreproc``, ``LiftTransformParams``).
+_LAYOUT_REWRITE = "meta_schedule.layout_rewrite_preproc"
+#: Output rows each register tile computes; its columns are one to three vector registers.
+_TILE_ROWS = 8
 
 
 def _lanes(target) -> int:
@@ -118,6 +125,116 @@ class RowReduction(CPUScheduleRule):
         return sch
 
 
+class Matmul(CPUScheduleRule):
+    """``C[..., i, j] = sum_k A[..., i, k] * B[..., k, j]`` with elementwise work after it
+    (bias, GELU, residual add): register-tiled, every tile of C parallel.
+
+    Each tile of 8 rows by up to three vectors of columns (8 x 48 floats with AVX-512) is
+    summed over the whole ``k`` in registers, the epilogue applied while the tile is still
+    in cache. A weight ``B`` (a layout-free buffer: the model's parameters) is repacked
+    once, at load, into column panels ``[N / 48, K, 48]``, so a tile reads its panel of
+    ``B`` contiguously. With no tuning this ran BERT-base's 768x3072 projections at about
+    1.8 ms, where 32 MetaSchedule trials per task found 4-5 ms schedules.
+    """
+
+    def apply(self, func: tirx.PrimFunc, target, _tunable: bool) -> s_tir.Schedule | None:
+        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+            return None
+        sch = s_tir.Schedule(func)
+        blocks = normalize_prim_func(sch)
+        if not blocks:
+            return None
+        blocks = try_inline_contiguous_spatial(sch, blocks)
+        if len(blocks) > 2 or blocks[0].is_injective() or not all(block.is_injective() for block in blocks[1:]):
+            return None
+        operands = _matmul_operands(sch.get(blocks[0].block_rv))
+        if operands is None:
+            return None
+        extents = blocks[0].dom()[:-1]
+        rows, cols = (extents[-2] if operands.has_rows else 1), extents[-1]
+        lanes = _lanes(target)
+        width = next((f * lanes for f in (3, 2, 1) if isinstance(cols, int) and cols % (f * lanes) == 0), None)
+        if width is None or not isinstance(rows, int):
+            return None
+        height = next(f for f in (_TILE_ROWS, 4, 2, 1) if rows % f == 0)
+        try:
+            return self._schedule(sch, func, blocks, operands, height, width, lanes)
+        except ScheduleError:
+            return None
+
+    @staticmethod
+    def _schedule(sch, func, blocks, operands: _MatmulOperands, height: int, width: int, lanes: int):
+        block = blocks[0].block_rv
+        if operands.weight_rank == 2 and _is_layout_free(func, operands.weight):
+            rewrite = sch.cache_read(block, operands.weight_read, "global")
+            sch.annotate(rewrite, _LAYOUT_REWRITE, True)
+            sch.transform_layout(block, ("read", operands.weight_read), lambda k, j: (j // width, k, j % width))
+        *outer, j, k = sch.get_loops(block)
+        panel, col, lane = sch.split(j, factors=[None, width // lanes, lanes])
+        if operands.has_rows:
+            *outer, i = outer
+            tile_row, row = sch.split(i, factors=[None, height])
+            sch.reorder(*outer, panel, tile_row, k, row, col, lane)
+            tile = sch.fuse(*outer, panel, tile_row)
+            sch.unroll(row)
+        else:  # a matrix-vector product (the pooler): one row
+            sch.reorder(*outer, panel, k, col, lane)
+            tile = sch.fuse(*outer, panel)
+        sch.parallel(tile)
+        sch.unroll(col)
+        sch.vectorize(lane)
+        accumulators = sch.cache_write(block, 0, "local")
+        sch.reverse_compute_at(accumulators, tile)
+        init = sch.decompose_reduction(block, k)
+        epilogue = [info.block_rv for info in blocks[1:]]
+        for after in epilogue:
+            sch.reverse_compute_at(after, tile)
+        for elementwise in (init, accumulators, *epilogue):
+            _, vector = sch.split(sch.get_loops(elementwise)[-1], factors=[None, lanes])
+            sch.vectorize(vector)
+        return sch
+
+
+class _MatmulOperands(NamedTuple):
+    weight_read: int  # the index of B among the block's reads
+    weight: tirx.Var
+    weight_rank: int
+    has_rows: bool  # False for a matrix-vector product, C[..., j] += A[..., k] * B[k, j]
+
+
+def _matmul_operands(block) -> _MatmulOperands | None:
+    """What the schedule needs of a block ``C[..., i, j] += A[..., i, k] * B[..., k, j]``;
+    None for any other reduction."""
+    spatial = [iv.var for iv in block.iter_vars if iv.iter_type == tirx.IterVar.DataPar]
+    reduced = [iv.var for iv in block.iter_vars if iv.iter_type == tirx.IterVar.CommReduce]
+    if len(reduced) != 1 or not spatial or len(block.writes) != 1:
+        return None
+    k, j = reduced[0], spatial[-1]
+
+    def indexed_by(region, *variables) -> bool:
+        index = [r.min for r in region.region[-len(variables) :]]
+        return len(region.region) >= len(variables) and all(
+            isinstance(e, tirx.Var) and e.same_as(v) for e, v in zip(index, variables)
+        )
+
+    own = block.writes[0].source
+    reads = [(n, r) for n, r in enumerate(block.reads) if not r.source.same_as(own)]
+    rhs = [(n, r) for n, r in reads if indexed_by(r, k, j)]
+    if len(reads) != 2 or len(rhs) != 1 or not indexed_by(block.writes[0], *spatial):
+        return None
+    (n, weight), (_, lhs) = rhs[0], next(read for read in reads if read[0] != rhs[0][0])
+    has_rows = len(spatial) > 1 and indexed_by(lhs, spatial[-2], k)
+    if not has_rows and not indexed_by(lhs, k):
+        return None
+    return _MatmulOperands(n, weight.source, len(weight.region), has_rows)
+
+
+def _is_layout_free(func: tirx.PrimFunc, tensor: tirx.Var) -> bool:
+    """Whether ``tensor`` is a parameter TVM may store in another layout (a weight)."""
+    free = func.attrs.get("layout_free_buffers", []) if func.attrs is not None else []
+    return any(func.params[int(n)].same_as(tensor) for n in free)
+
+
 def _inputs_reduced(block) -> int:
     """How many buffers a reduction block reads along its reduction axis: one for a row
     reduction (a row mean may be read beside it), two for a matmul."""
@@ -132,7 +249,7 @@ def _inputs_reduced(block) -> int:
 
 def schedule_untuned():
     """The pass that schedules, without tuning, every kernel one of the rules takes."""
-    return dlight.ApplyDefaultSchedule(RowReduction(), Injective())
+    return dlight.ApplyDefaultSchedule(Matmul(), RowReduction(), Injective())
 
 
 def is_scheduled(func) -> bool:
