@@ -8,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 class TuningSettings(BaseModel):
     """MetaSchedule's budget for operator shapes the device's database does not have yet.
 
-    Only matmul tasks holding at least ``min_flops_share`` of the matmuls' FLOPs are
-    tuned; softmax, norms and layout kernels get rule-based schedules at lowering, and the
-    smallest matmuls (the pooler) keep TVM's default one. A task already in the database is
-    never tuned again. The default is small so a search on a cold cache stays quick;
+    Matmuls, softmax, norms and layout kernels get rule-based schedules at lowering
+    (``backends/tvm/default_schedules.py``); MetaSchedule tunes the kernels no rule takes,
+    those holding at least ``min_flops_share`` of the model's FLOPs (the others keep TVM's
+    default schedule). A task already in the database is never tuned again. The default is small so a search on a cold cache stays quick;
     give the shapes you deploy more with ``canao tune`` and a larger ``trials_per_task``.
 
     A tuning run's budget is ``trials_per_task`` times its new tasks. With
@@ -27,7 +27,7 @@ class TuningSettings(BaseModel):
         8, ge=0, description="MetaSchedule trials for each new hot task; 0 disables tuning"
     )
     min_flops_share: StrictFloat = Field(
-        0.01, ge=0, le=1, description="matmul tasks with at least this share of the matmuls' FLOPs are tuned"
+        0.01, ge=0, le=1, description="kernels no schedule rule takes are tuned if they hold this share of the model's FLOPs"
     )
     max_task_share: StrictFloat = Field(
         1.0, ge=1, description="most trials one task may get, as a multiple of trials_per_task"

@@ -42,15 +42,20 @@ class TaskTuner:
         self._local_runner = None
 
     def hot_tasks(self, mod, target) -> list[Any]:
-        """The module's tasks holding at least ``min_flops_share`` of its FLOPs, of those
-        that lowering left unscheduled (the matmuls)."""
+        """The tasks that lowering left unscheduled (kernels no rule takes) holding at least
+        ``min_flops_share`` of the module's FLOPs: a classifier's two-column matmul is not
+        worth a tuning run."""
         if self.settings.trials_per_task == 0:
             return []
         scheduled = {var.name_hint for var, func in mod.functions_items() if is_scheduled(func)}
-        tasks = [t for t in ms.relax_integration.extract_tasks(mod, target) if t.task_name not in scheduled]
+        tasks = ms.relax_integration.extract_tasks(mod, target)
         flops = [estimate_tir_flops(task.dispatched[0]) * task.weight for task in tasks]
         total = sum(flops) or 1.0
-        return [t for t, f in zip(tasks, flops) if f / total >= self.settings.min_flops_share]
+        return [
+            task
+            for task, f in zip(tasks, flops)
+            if task.task_name not in scheduled and f / total >= self.settings.min_flops_share
+        ]
 
     def is_tuned(self, task, target) -> bool:
         return self.database.query_tuning_record(task.dispatched[0], target, task.task_name) is not None
