@@ -32,9 +32,9 @@ class MeasureProtocol(BaseModel):
 
     warmup: StrictInt = Field(5, ge=0, description="untimed runs first (at least one is made)")
     repeats: StrictInt = Field(15, ge=3, description="timed samples per block")
-    min_repeat_ms: StrictInt = Field(25, gt=0, description="each sample times back-to-back runs for at least this long")
+    min_repeat_ms: StrictInt = Field(10, gt=0, description="each sample times back-to-back runs for at least this long")
     blocks: StrictInt = Field(4, ge=1, description="blocks at least")
-    block_pause_s: StrictFloat = Field(1.0, ge=0, description="blocks start at least this far apart")
+    block_pause_s: StrictFloat = Field(0.25, ge=0, description="blocks start at least this far apart")
     max_blocks: StrictInt = Field(8, ge=1, description="blocks at most, while the two quietest disagree")
     agree: StrictFloat = Field(0.03, gt=0, lt=1, description="the two quietest blocks agree within this share")
     block_ms: StrictInt = Field(
