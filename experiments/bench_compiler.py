@@ -142,7 +142,9 @@ def markdown(results: list[dict], peak: float, settings: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"subset of {', '.join(SHAPES)}")
-    parser.add_argument("--trials-per-task", type=int, default=64)
+    parser.add_argument(
+        "--trials-per-task", type=int, default=TuningSettings().trials_per_task, help="default: a new user's budget"
+    )
     parser.add_argument("--max-task-share", type=float, default=1.0, help="see TuningSettings.max_task_share")
     parser.add_argument("--trials-per-round", type=int, default=0, help="see TuningSettings.trials_per_round")
     parser.add_argument("--rounds", type=int, default=3)
