@@ -27,7 +27,10 @@ class TuningSettings(BaseModel):
         8, ge=0, description="MetaSchedule trials for each new hot task; 0 disables tuning"
     )
     min_flops_share: StrictFloat = Field(
-        0.01, ge=0, le=1, description="kernels no schedule rule takes are tuned if they hold this share of the model's FLOPs"
+        0.01,
+        ge=0,
+        le=1,
+        description="kernels no schedule rule takes are tuned if they hold this share of the model's FLOPs",
     )
     max_task_share: StrictFloat = Field(
         1.0, ge=1, description="most trials one task may get, as a multiple of trials_per_task"
