@@ -37,7 +37,9 @@ def loopback_tracker(monkeypatch):
 
 def test_remote_device_is_tuned_and_timed_through_the_tracker(loopback_tracker, tmp_path):
     device = rpc_device("loopback-cpu", loopback_tracker, key="loopback-cpu", num_threads=2)
-    profiler = DeviceProfiler(device, str(tmp_path), TuningSettings(trials_per_task=2, min_flops_share=0.1), QUICK)
+    profiler = DeviceProfiler(
+        device, str(tmp_path), TuningSettings(matmuls="tune", trials_per_task=2, min_flops_share=0.1), QUICK
+    )
     latency = profiler.measure(TINY, "tvm", 1, 16)
     assert latency.device == "loopback-cpu" and latency.backend == "tvm"
     assert latency.median_ms > 0 and latency.repeats == QUICK.repeats

@@ -44,7 +44,9 @@ class TvmBackend:
         timing on a local device uses it.
         """
         start = time.perf_counter()
-        mod, weights = lower(onnx_path, batch, seq_len, self.target, weights_apart)
+        mod, weights = lower(
+            onnx_path, batch, seq_len, self.target, weights_apart, matmul_rule=self.tuner.settings.matmuls == "rule"
+        )
         hot = self.tuner.hot_tasks(mod, self.target)
         new = [task for task in hot if not self.tuner.is_tuned(task, self.target)]
         tune_s = 0.0

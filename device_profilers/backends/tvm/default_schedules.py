@@ -247,9 +247,10 @@ def _inputs_reduced(block) -> int:
     )
 
 
-def schedule_untuned():
-    """The pass that schedules, without tuning, every kernel one of the rules takes."""
-    return dlight.ApplyDefaultSchedule(Matmul(), RowReduction(), Injective())
+def schedule_untuned(matmuls: bool = True):
+    """The pass that schedules, without tuning, every kernel one of the rules takes; the
+    matmuls too unless ``matmuls`` is False (MetaSchedule tunes them then)."""
+    return dlight.ApplyDefaultSchedule(*([Matmul()] if matmuls else []), RowReduction(), Injective())
 
 
 def is_scheduled(func) -> bool:

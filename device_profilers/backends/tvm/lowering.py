@@ -17,10 +17,11 @@ from .default_schedules import schedule_untuned
 from .fast_math import fast_math
 
 
-def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool):
+def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool, matmul_rule: bool = True):
     """The relax module of the graph at [batch, seq_len] token inputs, and its weights when
     ``weights_apart`` (then the module takes them as parameters after the tokens).
-    Its kernels other than the matmuls are already scheduled (``default_schedules``)."""
+    Every kernel a rule of ``default_schedules`` takes is already scheduled; the matmuls
+    are left to tuning when ``matmul_rule`` is False."""
     tokens = graph_inputs(onnx_path)
     graph = onnx.load(str(onnx_path))
     pack_parallel_matmuls(graph)
@@ -41,9 +42,8 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
                 relax.get_pipeline("zero"),
                 # Marks weights as layout-free so tuned matmuls may prepack them.
                 relax.transform.AttachAttrLayoutFreeBuffers(),
-                # Softmax, norms and layout kernels get their schedules here; MetaSchedule
-                # tunes what is left (the matmuls).
-                schedule_untuned(),
+                # Kernels the rules take get their schedules here; MetaSchedule tunes the rest.
+                schedule_untuned(matmuls=matmul_rule),
             ]
         )(mod)
     return mod, weights
