@@ -118,8 +118,13 @@ def markdown(result: dict) -> str:
             if result.get("search_reused")
             else ""
         )
-        + f" Device {result['device']}, batch 1, sequence {result['seq_len']}; TVM tuned with "
-        f"{result['trials_per_task']} MetaSchedule trials per task. Latencies: {result['rounds']} interleaved rounds, "
+        + f" Device {result['device']}, batch 1, sequence {result['seq_len']}; TVM: "
+        + (
+            "matmuls scheduled by the matmul rule, kernels no rule takes tuned with "
+            if result.get("matmuls", "tune") == "rule"
+            else "tuned with "
+        )
+        + f"{result['trials_per_task']} MetaSchedule trials per task. Latencies: {result['rounds']} interleaved rounds, "
         "median per backend (ORT-opt: ONNX Runtime on the graph its transformer optimizer fused, attention included); "
         "speedup: median of the per-round ratios to BERT-base (TVM).",
         "",
@@ -260,6 +265,7 @@ def main() -> int:
         "device": config.latency.device,
         "seq_len": config.task.seq_len,
         "trials_per_task": config.latency.tuning.trials_per_task,
+        "matmuls": config.latency.tuning.matmuls,
         "rounds": args.rounds,
         "search_reused": searched,
         "run_dir": str(run_dir),
