@@ -75,13 +75,7 @@ def test_row_reductions_are_vectorised_across_lanes_and_matmuls_are_left_to_tuni
     for name in ("layer_norm", "softmax"):
         schedule = rule.apply(by_name[name], target, False)
         assert "_rf" in str(schedule.mod["main"])  # the reductions went through rfactor
-        args = [rng.standard_normal([int(d) for d in p.shape]).astype("float32") for p in by_name[name].params]
-        outputs = []
-        for func in (by_name[name], schedule.mod["main"]):
-            tensors = [tvm.runtime.tensor(a) for a in args]
-            tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)(*tensors)
-            outputs.append(tensors[-1].numpy())
-        assert np.abs(outputs[0] - outputs[1]).max() < 1e-5, name
+        assert _largest_difference(by_name[name], schedule.mod["main"], target, rng) < 1e-5, name
 
 
 def test_matmuls_are_register_tiled_with_weights_repacked_and_compute_the_same():
@@ -123,13 +117,7 @@ def test_matmuls_are_register_tiled_with_weights_repacked_and_compute_the_same()
             continue
         text = str(schedule.mod["main"])
         assert "T.parallel(" in text and "T.vectorized(" in text and "_local" in text, name
-        args = [rng.standard_normal([int(d) for d in p.shape]).astype("float32") for p in kernels[name].params]
-        outputs = []
-        for func in (kernels[name], schedule.mod["main"]):
-            tensors = [tvm.runtime.tensor(a) for a in args]
-            tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)(*tensors)
-            outputs.append(tensors[-1].numpy())
-        assert np.abs(outputs[0] - outputs[1]).max() < 1e-4, name
+        assert _largest_difference(kernels[name], schedule.mod["main"], target, rng) < 1e-4, name
 
 
 def test_each_blocks_q_k_v_projections_are_packed_into_one_matmul_with_the_same_logits(onnx_path, tmp_path):
@@ -149,3 +137,15 @@ def test_each_blocks_q_k_v_projections_are_packed_into_one_matmul_with_the_same_
         for path in (onnx_path, tmp_path / "packed.onnx")
     ]
     assert np.abs(logits[0] - logits[1]).max() < 1e-6
+
+
+def _largest_difference(plain, scheduled, target, rng) -> float:
+    """Both kernels compiled and run on the same random inputs: the largest difference of
+    their outputs (the last parameter)."""
+    args = [rng.standard_normal([int(d) for d in p.shape]).astype("float32") for p in plain.params]
+    outputs = []
+    for func in (plain, scheduled):
+        tensors = [tvm.runtime.tensor(a) for a in args]
+        tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)(*tensors)
+        outputs.append(tensors[-1].numpy())
+    return float(np.abs(outputs[0] - outputs[1]).max())
