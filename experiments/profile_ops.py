@@ -39,7 +39,7 @@ def tvm_profile(onnx_path: Path, seq_len: int, cache_dir: str, runs: int) -> dic
     from device_profilers.backends.tvm.lowering import lower
 
     backend = TvmBackend(local_cpu(), cache_dir, TuningSettings(trials_per_task=0))
-    module, _ = lower(onnx_path, 1, seq_len, backend.target, weights_apart=True)  # the default matmul rule
+    module, _ = lower(onnx_path, 1, seq_len, backend.target, weights_apart=True)
     tuned = {
         task.task_name: backend.tuner.is_tuned(task, backend.target)
         for task in ms.relax_integration.extract_tasks(module, backend.target)

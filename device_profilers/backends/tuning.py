@@ -14,8 +14,9 @@ class TuningSettings(BaseModel):
     schedules at lowering (``backends/tvm/default_schedules.py``); MetaSchedule tunes the
     kernels no rule takes, those holding at least ``min_flops_share`` of the model's FLOPs
     (the others keep TVM's default schedule). ``matmuls: tune`` hands the matmuls to
-    MetaSchedule instead (a CPU the rule's tiles do not suit; on this machine the rule ran
-    1.4-2x faster than 32 trials a task). A task already in the database is never tuned
+    MetaSchedule instead (a CPU the rule's tiles do not suit; here the models ran at
+    0.85-1.37x ONNX Runtime's time with 32 trials a task, 0.60-0.94x with the rule:
+    ``experiments/results/bench_compiler.md``). A task already in the database is never tuned
     again. The default is small so a search on a cold cache stays quick;
     give the shapes you deploy more with ``canao tune`` and a larger ``trials_per_task``.
 

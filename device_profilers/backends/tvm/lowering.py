@@ -40,7 +40,7 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
                 relax.transform.DecomposeOpsForInference(),
                 relax.transform.CanonicalizeBindings(),
                 relax.get_pipeline("zero"),
-                # Marks weights as layout-free so tuned matmuls may prepack them.
+                # Marks weights as layout-free so matmul schedules may repack them.
                 relax.transform.AttachAttrLayoutFreeBuffers(),
                 # Kernels the rules take get their schedules here; MetaSchedule tunes the rest.
                 schedule_untuned(matmuls=matmul_rule),
