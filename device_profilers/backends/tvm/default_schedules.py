@@ -2,8 +2,8 @@
 spends trials on the kernels they take.
 
 Without them, softmax, norms and transposes reached LLVM as TVM's plain loop nests (one
-thread, no vectors; a sixth of a MiniLM-sized model's time), and MetaSchedule's matmuls
-after 8-32 trials a task ran the models slower than ONNX Runtime. ``Matmul`` takes the
+thread, no vectors; a sixth of a MiniLM-sized model's time), and with MetaSchedule's
+matmuls after 32 trials a task BERT-base took 1.37x ONNX Runtime's time. ``Matmul`` takes the
 matmuls with their epilogues, ``RowReduction`` the softmax and norm kernels,
 ``Injective`` the layout and elementwise ones; what none takes is left to tuning.
 """
