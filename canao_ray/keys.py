@@ -23,10 +23,11 @@ FEASIBLE = "feasible"
 EPOCH = "epoch"
 
 #: Where and in which precision a trial trained (``cpu`` or ``cuda:0 (<GPU name>)``; ``fp32``, ``bf16``, ``fp16``).
-TRAIN_DEVICE, PRECISION = "train_device", "precision"
+#: The precision the model is deployed in is its Arch's (``Arch.precision``, in ``arch_key``).
+TRAIN_DEVICE, TRAIN_PRECISION = "train_device", "train_precision"
 #: The metrics of a trial's last report that ``trials.jsonl`` keeps (and every task metric it reports).
 LOGGED_METRICS = (
-    SCORE, LATENCY_MS, "latency_p90_ms", "params", EPOCH, FEASIBLE, "compile_s", "tune_s", TRAIN_DEVICE, PRECISION,
+    SCORE, LATENCY_MS, "latency_p90_ms", "params", EPOCH, FEASIBLE, "compile_s", "tune_s", TRAIN_DEVICE, TRAIN_PRECISION,
 )  # fmt: skip
 
 #: Study names: the budget constraint, and user attributes of study trials.
@@ -62,4 +63,4 @@ class TrialReport(TypedDict, total=False):
     compile_s: float
     tune_s: float
     train_device: str
-    precision: str
+    train_precision: str

@@ -165,13 +165,22 @@ class Trainer:
         return total / max(batches, 1)
 
     @torch.no_grad()
-    def evaluate(self, turn: Callable[[], AbstractContextManager] = nullcontext) -> dict[str, float]:
-        """The task's metrics on the dev split, plus ``score``: the first of them."""
+    def evaluate(
+        self, turn: Callable[[], AbstractContextManager] = nullcontext, precision: str = "fp32"
+    ) -> dict[str, float]:
+        """The task's metrics on the dev split, plus ``score``: the first of them. With
+        ``precision="int8"``, those of the model dynamically quantized (on the CPU), as an
+        int8 candidate is deployed."""
         model = self.trained.eval()
+        if precision == "int8":
+            from device_profilers.export import quantize_torch
+
+            model = quantize_torch(model)
+        where = torch.device("cpu") if precision == "int8" else self.device
         logits, labels = [], []
         with turn():
             for batch in self._batches(self.data.dev, 128, False, 0):
                 labels.append(batch.pop("labels").cpu().numpy())
-                logits.append(model(**batch).logits.float().cpu().numpy())
+                logits.append(model(**{k: v.to(where) for k, v in batch.items()}).logits.float().cpu().numpy())
         metrics = task_metrics(self.data.task, np.concatenate(logits), np.concatenate(labels))
         return {**metrics, "score": metrics[self.data.task.score_name]}

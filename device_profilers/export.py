@@ -9,7 +9,7 @@ import torch
 
 from search_spaces import Arch, bert_classifier
 
-from .files import atomic_path
+from .files import atomic_path, scratch_dir
 
 #: Vocabulary size used when only latency matters: the embedding lookup's cost does not
 #: depend on it, and a small table keeps export and compilation fast.
@@ -55,6 +55,7 @@ def export_onnx(
     seq_len: int,
     inputs: tuple[str, ...] = ("input_ids",),
     external_data: bool = False,
+    precision: str = "fp32",
 ) -> Path:
     """Export a classifier (token tensors -> logits) with the dynamo exporter at a fixed shape.
 
@@ -66,6 +67,9 @@ def export_onnx(
     (which names that file, so it stays valid after the rename): several times faster
     than serialising them into the protobuf, so profilers use it for their scratch
     exports; bundles keep one self-contained file.
+
+    ``precision="int8"`` writes the graph ``quantize_int8`` makes of it (self-contained:
+    its weights are a quarter of the size).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,8 +87,50 @@ def export_onnx(
     )
     _contiguous_initializers(program.model)
     with atomic_path(path) as partial:
-        program.save(str(partial), external_data=external_data)
+        if precision == "int8":
+            with scratch_dir() as tmp:
+                program.save(str(Path(tmp) / "fp32.onnx"), external_data=external_data)
+                quantize_int8(Path(tmp) / "fp32.onnx", partial)
+        else:
+            program.save(str(partial), external_data=external_data)
     return path
+
+
+def quantize_torch(model: torch.nn.Module) -> torch.nn.Module:
+    """A CPU copy of ``model`` with its ``Linear`` layers dynamically quantized, PyTorch's
+    counterpart of ``quantize_int8`` (int8 weights, activations quantized on each call).
+    PyTorch marks its quantized tensors deprecated; they still compute, and nothing in
+    PyTorch replaces them yet (torchao is not a dependency)."""
+    import copy
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def quantize_int8(fp32_path: str | os.PathLike, int8_path: str | os.PathLike) -> None:
+    """Write the graph with every matmul by a weight dynamically quantized, as ONNX
+    Runtime's ``quantize_dynamic`` does it: int8 weights (symmetric, one scale a matrix),
+    activations quantized to uint8 on each call (``DynamicQuantizeLinear`` then
+    ``MatMulInteger``). Products of two activations (attention's) stay float32, as does
+    the embedding lookup. Needs no calibration data; both ONNX Runtime and TVM run it."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quiet = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process the graph, on every call
+    try:
+        quantize_dynamic(
+            str(fp32_path),
+            str(int8_path),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            extra_options={"MatMulConstBOnly": True},
+        )
+    finally:
+        logging.getLogger().setLevel(quiet)
 
 
 def _contiguous_initializers(model) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -9,12 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._spelling import ffn_width, layer_entries, per_layer_value
+from .precision import PRECISIONS
+
 _UNIFORM_KEY = re.compile(r"L(\d+)-H(\d+)-A(\d+)-I(\d+)")
 _LAYERWISE_KEY = re.compile(r"L(\d+)-H(\d+)-D(\d+)-A(\d+(?:\.\d+)*)-I(\d+(?:\.\d+)*)")
 #: Keys a dict spelling of an Arch may hold (``Arch.from_dict``).
-ARCH_FIELDS = ("num_layers", "hidden_size", "head_dim", "num_heads", "intermediate_size", "ffn_ratio", "layers")
-#: Keys of one entry of ``layers`` in that spelling.
-LAYER_FIELDS = ("num_heads", "intermediate_size", "ffn_ratio")
+ARCH_FIELDS = (
+    "num_layers", "hidden_size", "head_dim", "num_heads", "intermediate_size", "ffn_ratio", "layers", "precision",
+)  # fmt: skip
 
 
 def _positive(name: str, value: Any) -> int:
@@ -43,17 +47,24 @@ class Arch:
     (``L4-H256-A4-I1024``) and dict are those of earlier versions; a per-layer one reads
     ``L3-H384-D32-A12.8.4-I1536.768.768``. Frozen and hashable, so it keys caches; the key
     is stable across runs and Python versions (no ``hash()``).
+
+    ``precision`` is what the deployed model computes in: ``fp32``, or ``int8``, its
+    matmuls dynamically quantized (int8 weights, activations quantized per call); an
+    int8 Arch's key ends in ``-int8``. Its latency and its score are the quantized model's.
     """
 
     hidden_size: int
     head_dim: int
     layers: tuple[LayerShape, ...]
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         _positive("hidden_size", self.hidden_size)
         _positive("head_dim", self.head_dim)
         if not self.layers:
             raise ValueError("Arch.num_layers must be a positive integer, got 0")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"Arch.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if self.hidden_size % self.head_dim:
             raise ValueError(f"Arch.hidden_size {self.hidden_size} is not divisible by head_dim {self.head_dim}")
         for index, layer in enumerate(self.layers):
@@ -119,7 +130,7 @@ class Arch:
         return values[0]
 
     def sort_key(self) -> tuple:
-        return (self.num_layers, self.hidden_size, self.layer_heads, self.layer_ffn, self.head_dim)
+        return (self.num_layers, self.hidden_size, self.layer_heads, self.layer_ffn, self.head_dim, self.precision)
 
     def __lt__(self, other: Arch) -> bool:
         if not isinstance(other, Arch):
@@ -129,20 +140,28 @@ class Arch:
     @property
     def key(self) -> str:
         """Stable identifier: ``L4-H256-A4-I1024``, or per layer ``L3-H384-D32-A12.8.4-I1536.768.768``
-        (a list that repeats one value is written once)."""
+        (a list that repeats one value is written once), then ``-int8`` for an int8 one."""
         n, h = self.num_layers, self.hidden_size
+        suffix = "" if self.precision == "fp32" else f"-{self.precision}"
         if self.is_uniform:
-            return f"L{n}-H{h}-A{self.layers[0].num_heads}-I{self.layers[0].intermediate_size}"
+            return f"L{n}-H{h}-A{self.layers[0].num_heads}-I{self.layers[0].intermediate_size}{suffix}"
 
         def spelled(values: tuple[int, ...]) -> str:
             return str(values[0]) if len(set(values)) == 1 else ".".join(map(str, values))
 
-        return f"L{n}-H{h}-D{self.head_dim}-A{spelled(self.layer_heads)}-I{spelled(self.layer_ffn)}"
+        return f"L{n}-H{h}-D{self.head_dim}-A{spelled(self.layer_heads)}-I{spelled(self.layer_ffn)}{suffix}"
+
+    def with_precision(self, precision: str) -> Arch:
+        """The same shape, deployed in ``precision``."""
+        return dataclasses.replace(self, precision=precision)
 
     @classmethod
     def from_key(cls, key: str) -> Arch:
         """The Arch whose ``key`` is ``key``."""
         key = key.strip()
+        shape, _, precision = key.rpartition("-")
+        if precision in PRECISIONS:
+            return cls.from_key(shape).with_precision(precision)
         if match := _UNIFORM_KEY.fullmatch(key):
             return cls.uniform(*(int(group) for group in match.groups()))
         if match := _LAYERWISE_KEY.fullmatch(key):
@@ -169,7 +188,9 @@ class Arch:
 
     def to_dict(self) -> dict[str, Any]:
         """``{num_layers, hidden_size, num_heads, intermediate_size}`` for a uniform Arch (as
-        earlier versions stored it); per layer, ``head_dim`` too and a list per layer."""
+        earlier versions stored it); per layer, ``head_dim`` too and a list per layer;
+        ``precision`` unless it is fp32."""
+        precision = {} if self.precision == "fp32" else {"precision": self.precision}
         if self.is_uniform:
             first = self.layers[0]
             return {
@@ -177,6 +198,7 @@ class Arch:
                 "hidden_size": self.hidden_size,
                 "num_heads": first.num_heads,
                 "intermediate_size": first.intermediate_size,
+                **precision,
             }
         return {
             "num_layers": self.num_layers,
@@ -184,6 +206,7 @@ class Arch:
             "head_dim": self.head_dim,
             "num_heads": list(self.layer_heads),
             "intermediate_size": list(self.layer_ffn),
+            **precision,
         }
 
     @classmethod
@@ -194,7 +217,8 @@ class Arch:
         - ``num_heads`` and ``intermediate_size`` (or ``ffn_ratio``, a multiple of the hidden
           size): one value for every layer, or a list with one per layer;
         - ``layers``: a list of ``{num_heads, intermediate_size | ffn_ratio}``, one per
-          layer; where it is longer than ``num_layers``, the first ``num_layers`` count.
+          layer; where it is longer than ``num_layers``, the first ``num_layers`` count;
+        - ``precision``: ``fp32`` (left out) or ``int8``.
 
         Left out, ``head_dim`` is ``hidden_size / num_heads`` (uniform heads),
         ``hidden_size`` is ``num_heads * head_dim``, and ``num_layers`` the length of the
@@ -203,7 +227,7 @@ class Arch:
         unknown = sorted(set(values) - set(ARCH_FIELDS))
         if unknown:
             raise ValueError(f"unknown Arch key(s) {unknown}; an Arch is spelled with {list(ARCH_FIELDS)}")
-        layers = _layer_entries(values)
+        layers = layer_entries(values)
         depth = values.get("num_layers", len(layers) if layers is not None else None)
         if depth is None:
             raise ValueError("an Arch needs num_layers (or one entry per layer under layers)")
@@ -211,7 +235,7 @@ class Arch:
         if layers is not None and len(layers) < depth:
             raise ValueError(f"num_layers is {depth} but layers lists only {len(layers)}")
         layers = (layers or [{}] * depth)[:depth]
-        heads = [_per_layer(values, layer, "num_heads", index, depth) for index, layer in enumerate(layers)]
+        heads = [per_layer_value(values, layer, "num_heads", index, depth) for index, layer in enumerate(layers)]
         head_dim, hidden = values.get("head_dim"), values.get("hidden_size")
         if hidden is None:
             if head_dim is None or len(set(heads)) != 1:
@@ -223,8 +247,8 @@ class Arch:
             if hidden % heads[0]:
                 raise ValueError(f"Arch.hidden_size {hidden} is not divisible by num_heads {heads[0]}")
             head_dim = hidden // heads[0]
-        ffn = [_ffn(values, layer, index, depth, hidden) for index, layer in enumerate(layers)]
-        return cls.per_layer(hidden, head_dim, heads, ffn)
+        ffn = [ffn_width(values, layer, index, depth, hidden) for index, layer in enumerate(layers)]
+        return cls.per_layer(hidden, head_dim, heads, ffn).with_precision(values.get("precision", "fp32"))
 
     def encoder_params(self) -> int:
         """Parameters of the transformer layers (embeddings and head excluded)."""
@@ -244,42 +268,3 @@ class Arch:
             width = layer.num_heads * self.head_dim
             total += 2 * s * (4 * h * width + 2 * h * layer.intermediate_size) + 2 * 2 * s * s * width
         return batch * total
-
-
-def _layer_entries(values: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
-    layers = values.get("layers")
-    if layers is None:
-        return None
-    if isinstance(layers, Mapping):  # Tune's flattened-then-unflattened lists: {"0": ..., "1": ...}
-        layers = [layers[k] for k in sorted(layers, key=int)]
-    if not isinstance(layers, Sequence) or isinstance(layers, str) or not all(isinstance(x, Mapping) for x in layers):
-        raise ValueError("Arch layers must be a list of {num_heads, intermediate_size} entries")
-    for index, layer in enumerate(layers):
-        unknown = sorted(set(layer) - set(LAYER_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown key(s) {unknown} in Arch layers[{index}]; a layer takes {list(LAYER_FIELDS)}")
-    return list(layers)
-
-
-def _per_layer(values: Mapping[str, Any], layer: Mapping[str, Any], name: str, index: int, depth: int) -> Any:
-    """Layer ``index``'s ``name``: its own entry, else the shared value (one, or a list per layer)."""
-    if name in layer:
-        return layer[name]
-    shared = values.get(name)
-    if isinstance(shared, Sequence) and not isinstance(shared, str):
-        if len(shared) < depth:
-            raise ValueError(f"{name} lists {len(shared)} values for {depth} layers")
-        return shared[index]
-    if shared is None:
-        raise ValueError(f"Arch layer {index} has no {name}")
-    return shared
-
-
-def _ffn(values: Mapping[str, Any], layer: Mapping[str, Any], index: int, depth: int, hidden: int) -> int:
-    own = [name for name in ("intermediate_size", "ffn_ratio") if name in layer]
-    shared = [name for name in ("intermediate_size", "ffn_ratio") if name in values]
-    if len(own) > 1 or (not own and len(shared) > 1):
-        raise ValueError(f"Arch layer {index}: give intermediate_size or ffn_ratio, not both")
-    name = (own or shared or ["intermediate_size"])[0]
-    value = _per_layer(values, layer, name, index, depth)
-    return value * hidden if name == "ffn_ratio" else value

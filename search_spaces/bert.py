@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from .arch import Arch
+from .precision import Precision, suggest_precision
 
 if TYPE_CHECKING:
     import optuna
@@ -40,6 +41,9 @@ class BertSpace(BaseModel):
         (16, 32, 64), description="size of each head: hidden size = heads x head size"
     )
     ffn_ratio: tuple[StrictInt, ...] = Field((2, 4), description="FFN width as a multiple of the hidden size")
+    precision: tuple[Precision, ...] = Field(
+        ("fp32",), min_length=1, description="precisions a model may be deployed in (fp32, int8); two are searched"
+    )
 
     @field_validator(*PARAMS)
     @classmethod
@@ -58,30 +62,33 @@ class BertSpace(BaseModel):
         return {"arch": arch.to_dict()}
 
     def sample(self, trial: optuna.Trial) -> Arch:
-        return self.arch({name: trial.suggest_categorical(name, list(getattr(self, name))) for name in PARAMS})
+        params = {name: trial.suggest_categorical(name, list(getattr(self, name))) for name in PARAMS}
+        return self.arch({**params, "precision": suggest_precision(trial, self.precision)})
 
-    def arch(self, params: Mapping[str, int]) -> Arch:
+    def arch(self, params: Mapping[str, Any]) -> Arch:
         """The Arch of one point of the space, e.g. an Optuna trial's ``params``."""
         hidden = params["num_heads"] * params["head_dim"]
-        return Arch.uniform(params["num_layers"], hidden, params["num_heads"], params["ffn_ratio"] * hidden)
+        arch = Arch.uniform(params["num_layers"], hidden, params["num_heads"], params["ffn_ratio"] * hidden)
+        return arch.with_precision(params.get("precision", self.precision[0]))
 
     def archs(self) -> list[Arch]:
         """Every architecture in the space (it is a small grid by design)."""
-        grid = itertools.product(*(getattr(self, name) for name in PARAMS))
-        return sorted(self.arch(dict(zip(PARAMS, point))) for point in grid)
+        grid = itertools.product(*(getattr(self, name) for name in (*PARAMS, "precision")))
+        return sorted(self.arch(dict(zip((*PARAMS, "precision"), point))) for point in grid)
 
     def shape_representatives(self) -> list[Arch]:
         """One single-layer Arch per distinct layer shape: together they hold every operator
         shape of the space, since depth repeats a layer without adding new shapes."""
-        return sorted({Arch(arch.hidden_size, arch.head_dim, arch.layers[:1]) for arch in self.archs()})
+        return sorted({Arch(arch.hidden_size, arch.head_dim, arch.layers[:1], arch.precision) for arch in self.archs()})
 
     def smallest(self) -> Arch:
-        """The architecture with the smallest choice in every dimension: the fastest of
-        the space on any device, since each dimension only adds work."""
-        return self.arch({name: min(getattr(self, name)) for name in PARAMS})
+        """The architecture with the smallest choice in every dimension (int8 where it may
+        be): the fastest of the space on any device, since each dimension only adds work."""
+        fastest = "int8" if "int8" in self.precision else self.precision[0]
+        return self.arch({**{name: min(getattr(self, name)) for name in PARAMS}, "precision": fastest})
 
     def size(self) -> int:
-        return math.prod(len(getattr(self, name)) for name in PARAMS)
+        return math.prod(len(getattr(self, name)) for name in (*PARAMS, "precision"))
 
 
 def to_bert_config(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from .arch import Arch, LayerShape
+from .precision import Precision, suggest_precision
 
 if TYPE_CHECKING:
     import optuna
@@ -40,6 +41,9 @@ class LayerwiseSpace(BaseModel):
         (2, 4), description="FFN width as a multiple of the hidden size, per layer"
     )
     group_size: StrictInt = Field(1, ge=1, description="consecutive layers that share one choice")
+    precision: tuple[Precision, ...] = Field(
+        ("fp32",), min_length=1, description="precisions a model may be deployed in (fp32, int8); two are searched"
+    )
 
     @field_validator("num_layers", "hidden_size", "head_dim", "num_heads", "ffn_ratio")
     @classmethod
@@ -81,9 +85,9 @@ class LayerwiseSpace(BaseModel):
                 params[layer_param(group, name)] = trial.suggest_categorical(
                     layer_param(group, name), list(getattr(self, name))
                 )
-        return self.arch(params)
+        return self.arch({**params, "precision": suggest_precision(trial, self.precision)})
 
-    def arch(self, params: Mapping[str, int]) -> Arch:
+    def arch(self, params: Mapping[str, Any]) -> Arch:
         """The Arch of one point of the space (an Optuna trial's ``params``)."""
         hidden = params["hidden_size"]
         layers = []
@@ -91,15 +95,17 @@ class LayerwiseSpace(BaseModel):
             group = layer // self.group_size
             heads, ratio = (params[layer_param(group, name)] for name in ("num_heads", "ffn_ratio"))
             layers.append(LayerShape(heads, ratio * hidden))
-        return Arch(hidden, params["head_dim"], tuple(layers))
+        return Arch(hidden, params["head_dim"], tuple(layers), params.get("precision", self.precision[0]))
 
     def shape_representatives(self) -> list[Arch]:
         """One single-layer Arch per distinct layer shape of the space."""
-        grid = itertools.product(self.hidden_size, self.head_dim, self.num_heads, self.ffn_ratio)
-        return sorted(Arch(h, d, (LayerShape(a, r * h),)) for h, d, a, r in grid)
+        grid = itertools.product(self.hidden_size, self.head_dim, self.num_heads, self.ffn_ratio, self.precision)
+        return sorted(Arch(h, d, (LayerShape(a, r * h),), p) for h, d, a, r, p in grid)
 
     def smallest(self) -> Arch:
-        """The shallowest, narrowest point: the fastest of the space on any device."""
+        """The shallowest, narrowest point (int8 where it may be): the fastest of the space
+        on any device."""
         hidden, heads = min(self.hidden_size), min(self.num_heads)
         layer = LayerShape(heads, min(self.ffn_ratio) * hidden)
-        return Arch(hidden, min(self.head_dim), (layer,) * min(self.num_layers))
+        fastest = "int8" if "int8" in self.precision else self.precision[0]
+        return Arch(hidden, min(self.head_dim), (layer,) * min(self.num_layers), fastest)

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .arch import ARCH_FIELDS, LAYER_FIELDS, Arch
+from ._spelling import LAYER_FIELDS
+from .arch import ARCH_FIELDS, Arch
+from .precision import PRECISIONS
 
 if TYPE_CHECKING:
     import optuna
@@ -62,9 +64,14 @@ def spell(value: Any, path: Path = ()) -> Any:
     )
 
 
-def _domain_values(domain: Mapping[str, Any], path: Path) -> list[int]:
-    """Every value a spelled domain can take, checked to be positive integers."""
+def _domain_values(domain: Mapping[str, Any], path: Path) -> list[Any]:
+    """Every value a spelled domain can take, checked to be positive integers (precisions
+    for ``precision``)."""
     (name, args), where = next(iter(domain.items())), _where(path)
+    if path == ("precision",):
+        if name != "choice" or not isinstance(args, (list, tuple)) or not args or not set(args) <= set(PRECISIONS):
+            raise ValueError(f"precision: give one of {list(PRECISIONS)} or a choice of them, got {domain!r}")
+        return list(args)
     if name == "choice":
         values = list(args) if isinstance(args, (list, tuple)) else None
         if not values:
@@ -149,6 +156,9 @@ class TuneSpace(BaseModel):
                 )
             if _is_domain_spelling(value):
                 _domain_values(value, path)
+            elif path == ("precision",):
+                if value not in PRECISIONS:
+                    raise ValueError(f"precision: give one of {list(PRECISIONS)} or a choice of them, got {value!r}")
             elif not (_is_int(value) and value > 0):
                 raise ValueError(f"{_where(path)}: give a positive integer or one of {list(DOMAINS)}, got {value!r}")
         highest = _filled(space, lambda p, v: max(_leaf_values(p, v)))
@@ -198,12 +208,13 @@ class TuneSpace(BaseModel):
         shapes = set()
         for point in _layer_grids(self.tune):
             arch = Arch.from_dict(point)
-            shapes |= {Arch(arch.hidden_size, arch.head_dim, (layer,)) for layer in arch.layers}
+            shapes |= {Arch(arch.hidden_size, arch.head_dim, (layer,), arch.precision) for layer in arch.layers}
         return sorted(shapes)
 
     def smallest(self) -> Arch:
-        """Every choice at its least: the fastest point of the space on any device."""
-        return Arch.from_dict(_filled(self.tune, lambda p, v: min(_leaf_values(p, v))))
+        """Every choice at its least (int8 where it may be): the fastest point of the space
+        on any device."""
+        return Arch.from_dict(_filled(self.tune, lambda p, v: min(_leaf_values(p, v), key=_speed_order)))
 
 
 def _layer_grids(space: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -219,5 +230,10 @@ def _layer_grids(space: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield _filled(space, lambda p, v, chosen=chosen: chosen.get(p, min(_leaf_values(p, v))))
 
 
-def _leaf_values(path: Path, value: Any) -> list[int]:
+def _leaf_values(path: Path, value: Any) -> list[Any]:
     return _domain_values(value, path) if _is_domain_spelling(value) else [value]
+
+
+def _speed_order(value: Any) -> tuple[int, Any]:
+    """Sorts a leaf's values fastest first: smaller sizes, and int8 before fp32."""
+    return (0, 0) if value == "int8" else (1, 0) if value == "fp32" else (1, value)

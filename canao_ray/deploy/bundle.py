@@ -4,7 +4,8 @@ Layout of ``<bundle>/``:
 
 - ``model.onnx``: the token tensors the tokenizer gives (``input_ids``, ``attention_mask``,
   and ``token_type_ids`` where the family has them; int64, ``[1, seq_len]``, padded with
-  the attention mask) to ``logits``;
+  the attention mask) to ``logits``; for an int8 Arch, the dynamically quantized graph
+  (``device_profilers.export.quantize_int8``), and ``canao.json`` says ``"precision": "int8"``;
 - ``model.so``: that graph compiled by TVM for the search's device with its tuning
   database (load with ``tvm.runtime.load_module`` and run with ``relax.VirtualMachine``);
 - ``config.json``, ``model.safetensors``: the PyTorch model, in the teacher's family, its
@@ -16,7 +17,8 @@ Layout of ``<bundle>/``:
   the device it runs on and the one it was trained on;
 - ``metrics.json``: dev metrics from PyTorch and from the ONNX file under ONNX Runtime,
   and the largest logit differences of PyTorch and of TVM's module from ONNX Runtime on
-  the first dev examples;
+  the first dev examples (for int8, PyTorch's own dynamically quantized model: the two
+  quantizations round differently, so expect differences of about 1e-2, not 1e-6);
 - ``latency.json``: the architecture's latencies on the device (TVM and ONNX Runtime).
 """
 
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from device_profilers import Device, TuningSettings
-from device_profilers.export import export_onnx
+from device_profilers.export import export_onnx, quantize_torch
 from device_profilers.files import atomic_directory
 from search_spaces import Arch
 
@@ -125,7 +127,7 @@ def _fill_bundle(
     model.save_pretrained(partial)
     data.tokenizer.save_pretrained(partial)
     inputs = bundle_inputs(data)
-    onnx_path = export_onnx(model, partial / "model.onnx", 1, data.seq_len, inputs)
+    onnx_path = export_onnx(model, partial / "model.onnx", 1, data.seq_len, inputs, precision=arch.precision)
 
     backend = TvmBackend(device, cache_dir, tuning)
     executable, _, _ = backend.compile(onnx_path, 1, data.seq_len)
@@ -137,7 +139,8 @@ def _fill_bundle(
         "onnxruntime": task_metrics(data.task, logits, np.asarray(data.dev["labels"])),
     }
     reference = logits[: min(CHECK_EXAMPLES, len(logits))]
-    metrics["onnx_max_abs_logit_diff"] = float(np.abs(pytorch_logits(model, data, len(reference)) - reference).max())
+    scored = quantize_torch(model) if arch.precision == "int8" else model
+    metrics["onnx_max_abs_logit_diff"] = float(np.abs(pytorch_logits(scored, data, len(reference)) - reference).max())
     if device.rpc is None:  # a remote device's module does not load here
         metrics["tvm_max_abs_logit_diff"] = float(
             np.abs(tvm_logits(partial / "model.so", data, len(reference)) - reference).max()
@@ -145,6 +148,7 @@ def _fill_bundle(
     description = {
         "arch": arch.to_dict(),
         "arch_key": arch.key,
+        "precision": arch.precision,
         "family": model.config.model_type,
         "task": data.task.name,
         "labels": list(data.task.label_names),

@@ -90,7 +90,10 @@ def _finalize(
     trainer = Trainer(model, data, settings, loss, trains_on)
     for epoch in range(1, settings.epochs + 1):
         train_loss = trainer.epoch()
-        print(f"[canao] finalize {arch.key} epoch {epoch}: loss {train_loss:.4f} {trainer.evaluate()}", flush=True)
+        print(
+            f"[canao] finalize {arch.key} epoch {epoch}: loss {train_loss:.4f} {trainer.evaluate(precision=arch.precision)}",
+            flush=True,
+        )
     latency = {lat.backend: lat.to_dict() for lat in latencies}
     trained_on = {"device": device_name(trains_on), "precision": settings.precision or "fp32"}
     metrics = write_bundle(
@@ -98,7 +101,7 @@ def _finalize(
         trainer.trained,
         arch,
         data,
-        trainer.evaluate(),
+        trainer.evaluate(precision=arch.precision),
         device,
         cache_dir,
         config.latency.tuning,

@@ -10,7 +10,7 @@ from search_spaces import Arch
 
 from ..config import SearchConfig
 from ..data import load_task
-from ..keys import CONSTRAINT_KEY, FEASIBLE, FINAL_KEY, PRECISION, PREDICTED, SCORE, TRAIN_DEVICE, TrialReport
+from ..keys import CONSTRAINT_KEY, FEASIBLE, FINAL_KEY, PREDICTED, SCORE, TRAIN_DEVICE, TRAIN_PRECISION, TrialReport
 from ..teacher import build_student
 from ..training import Trainer, count_parameters, device_name, training_device
 
@@ -69,9 +69,9 @@ def train_candidate(config: dict, settings: SearchConfig, teacher_dir: str | Non
     model, loss = build_student(arch, data, settings, teacher_dir, device)
     trainer = Trainer(model, data, settings.training, loss, device)
     params = count_parameters(model)
-    trained_on = {TRAIN_DEVICE: device_name(device), PRECISION: settings.training.precision or "fp32"}
+    trained_on = {TRAIN_DEVICE: device_name(device), TRAIN_PRECISION: settings.training.precision or "fp32"}
     for epoch in range(1, settings.training.epochs + 1):
         loss = trainer.epoch(training_turn)
-        metrics = trainer.evaluate(training_turn)
+        metrics = trainer.evaluate(training_turn, arch.precision)
         report = {**metrics, "loss": loss, "epoch": epoch, "params": params, FEASIBLE: True, **trained_on}
         tune.report({**report, FINAL_KEY: epoch == settings.training.epochs, **common})

@@ -11,7 +11,7 @@ class TuningSettings(BaseModel):
     """MetaSchedule's budget for operator shapes the device's database does not have yet.
 
     Softmax, norms, layout kernels and, with ``matmuls: rule``, the matmuls get rule-based
-    schedules at lowering (``backends/tvm/default_schedules.py``); MetaSchedule tunes the
+    schedules at lowering (``backends/tvm/default_schedules/``); MetaSchedule tunes the
     kernels no rule takes, those holding at least ``min_flops_share`` of the model's FLOPs
     (the others keep TVM's default schedule). ``matmuls: tune`` hands the matmuls to
     MetaSchedule instead (a CPU the rule's tiles do not suit; here the models ran at

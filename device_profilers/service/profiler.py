@@ -120,11 +120,14 @@ class DeviceProfiler:
 @contextmanager
 def _candidate(arch: Arch, batch: int, seq_len: int, needs_onnx: bool):
     """The randomly initialised model of ``arch`` and, if asked, its ONNX file (deleted after)."""
-    from ..export import build_classifier, export_onnx  # torch, imported where it is needed
+    from ..export import build_classifier, export_onnx, quantize_torch  # torch, imported where it is needed
 
     model = build_classifier(arch, seq_len)
+    if not needs_onnx:
+        yield (quantize_torch(model) if arch.precision == "int8" else model), None
+        return
     with scratch_dir() as tmp:
         yield (
             model,
-            export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len, external_data=True) if needs_onnx else None,
+            export_onnx(model, Path(tmp) / "model.onnx", batch, seq_len, external_data=True, precision=arch.precision),
         )

@@ -35,3 +35,58 @@ def import_tensor_intrinsics() -> None:
         import tvm.s_tir.tensor_intrin  # noqa: F401
     finally:
         inspect.stack, inspect.getmodule = original_stack, original_getmodule
+
+
+#: The tensor intrinsic the ``Matmul`` rule maps uint8 x int8 products onto (registered on first use).
+VNNI_DOT_INTRINSIC = "canao_dot_16x4_u8s8i32_vnni"
+
+
+def vnni_dot_intrinsic() -> str:
+    """Register (once) and name ``C[16] += A[4] . B[16, 4]`` in uint8 x int8 -> int32 as one
+    ``vpdpbusd``, with ``C`` in registers.
+
+    TVM ships the same product (``dot_16x4_vnni``), but for a ``C`` in global memory, which
+    a register-tiled schedule's accumulators are not, and calling the LLVM intrinsic with
+    the 32-bit lanes that LLVM before 20 took (this LLVM wants bytes).
+    """
+    from tvm.s_tir import TensorIntrin
+
+    if TensorIntrin.get(VNNI_DOT_INTRINSIC, allow_missing=True) is not None:
+        return VNNI_DOT_INTRINSIC
+    from tvm.script import tirx as T
+
+    def buffers(T):  # noqa: N803 (TVMScript's name)
+        return (
+            T.Buffer((4,), "uint8", offset_factor=1),
+            T.Buffer((16, 4), "int8", offset_factor=1),
+            T.Buffer((16,), "int32", offset_factor=1, scope="local"),
+        )
+
+    a_type, b_type, c_type = buffers(T)
+
+    @T.prim_func(s_tir=True)
+    def description(A: a_type, B: b_type, C: c_type) -> None:  # noqa: N803
+        with T.sblock("root"):
+            T.reads(C[0:16], A[0:4], B[0:16, 0:4])
+            T.writes(C[0:16])
+            for i, k in T.grid(16, 4):
+                with T.sblock("update"):
+                    vi, vk = T.axis.remap("SR", [i, k])
+                    C[vi] = C[vi] + T.cast(A[vk], "int32") * T.cast(B[vi, vk], "int32")
+
+    @T.prim_func(s_tir=True)
+    def implementation(A: a_type, B: b_type, C: c_type) -> None:  # noqa: N803
+        with T.sblock("root"):
+            T.reads(C[0:16], A[0:4], B[0:16, 0:4])
+            T.writes(C[0:16])
+            row = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "uint8x4"), dtype="int32"), 16), dtype="int8x64")
+            C[T.ramp(T.int32(0), 1, 16)] = T.call_llvm_pure_intrin(
+                T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"),
+                C.vload([0], dtype="int32x16"),
+                row,
+                B.vload([0, 0], dtype="int8x64"),
+                dtype="int32x16",
+            )
+
+    TensorIntrin.register(VNNI_DOT_INTRINSIC, description, implementation)
+    return VNNI_DOT_INTRINSIC

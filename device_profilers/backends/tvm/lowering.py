@@ -15,6 +15,7 @@ from tvm.relax.frontend.onnx import from_onnx
 from ...export import graph_inputs
 from .default_schedules import schedule_untuned
 from .fast_math import fast_math
+from .integer_matmuls import IntegerMatmuls
 
 
 def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool, matmul_rule: bool = True):
@@ -36,6 +37,7 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
     with target:
         mod = tvm.transform.Sequential(
             [
+                IntegerMatmuls(),
                 fast_math(),
                 relax.transform.DecomposeOpsForInference(),
                 relax.transform.CanonicalizeBindings(),
@@ -105,9 +107,9 @@ def weights_as_inputs(model: onnx.ModelProto):
     kept, weights = [], []
     for tensor in graph.initializer:
         value = numpy_helper.to_array(tensor)
-        if value.ndim == 2 and value.dtype == np.float32:
+        if value.ndim == 2 and value.dtype in (np.float32, np.int8):
             weights.append(value)
-            graph.input.append(helper.make_tensor_value_info(tensor.name, onnx.TensorProto.FLOAT, value.shape))
+            graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, value.shape))
         else:
             kept.append(tensor)
     del graph.initializer[:]

@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import tvm
+from tvm import relax
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.analysis import estimate_tir_flops
 from tvm.s_tir.schedule.schedule import ScheduleError
@@ -44,12 +46,14 @@ class TaskTuner:
     def hot_tasks(self, mod, target) -> list[Any]:
         """The tasks that lowering left unscheduled (kernels no rule takes) holding at least
         ``min_flops_share`` of the module's FLOPs: a classifier's two-column matmul is not
-        worth a tuning run."""
+        worth a tuning run. Kernels that read weights alone (an int8 weight's column sums)
+        run once at load and are not tuned either."""
         if self.settings.trials_per_task == 0:
             return []
         scheduled = {var.name_hint for var, func in mod.functions_items() if is_scheduled(func)}
+        scheduled |= _load_time_kernels(mod["main"])
         tasks = ms.relax_integration.extract_tasks(mod, target)
-        flops = [estimate_tir_flops(task.dispatched[0]) * task.weight for task in tasks]
+        flops = [_flops(task.dispatched[0]) * task.weight for task in tasks]
         total = sum(flops) or 1.0
         return [
             task
@@ -126,3 +130,31 @@ class TaskTuner:
             session_timeout_sec=rpc.session_timeout_s,
         )
         return ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator)
+
+
+def _flops(func) -> float:
+    """TVM's FLOP estimate of a kernel; 0 for one it cannot read (a tensorized one: its
+    intrinsic calls have no estimate), which rules have scheduled anyway."""
+    try:
+        return estimate_tir_flops(func)
+    except tvm.error.InternalError:
+        return 0.0
+
+
+def _load_time_kernels(main) -> set[str]:
+    """Kernels ``main`` calls on weights and constants alone: ``LiftTransformParams`` (or
+    ``FoldConstant``) runs them once, before the first call."""
+    num_input = main.attrs.get("num_input", len(main.params)) if main.attrs is not None else len(main.params)
+    weights = list(main.params[int(num_input) :])
+
+    def at_load(arg) -> bool:
+        return isinstance(arg, tvm.ir.GenericConst) or any(arg.same_as(weight) for weight in weights)
+
+    return {
+        binding.value.args[0].name_hint
+        for block in main.body.blocks
+        for binding in block.bindings
+        if isinstance(binding.value, relax.Call)
+        and getattr(binding.value.op, "name", None) == "relax.call_tir"
+        and all(at_load(arg) for arg in binding.value.args[1].fields)
+    }
