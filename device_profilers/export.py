@@ -98,7 +98,8 @@ def export_onnx(
 
 def quantize_torch(model: torch.nn.Module) -> torch.nn.Module:
     """A CPU copy of ``model`` with its ``Linear`` layers dynamically quantized, PyTorch's
-    counterpart of ``quantize_int8`` (int8 weights, activations quantized on each call).
+    counterpart of ``quantize_int8`` (int8 weights with a scale per output, activations
+    quantized on each call).
     PyTorch marks its quantized tensors deprecated; they still compute, and nothing in
     PyTorch replaces them yet (torchao is not a dependency)."""
     import copy
@@ -106,15 +107,20 @@ def quantize_torch(model: torch.nn.Module) -> torch.nn.Module:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu(), {torch.nn.Linear}, dtype=torch.qint8)
+        quantization = torch.ao.quantization
+        per_column = {torch.nn.Linear: quantization.per_channel_dynamic_qconfig}
+        return quantization.quantize_dynamic(copy.deepcopy(model).cpu(), per_column, dtype=torch.qint8)
 
 
 def quantize_int8(fp32_path: str | os.PathLike, int8_path: str | os.PathLike) -> None:
     """Write the graph with every matmul by a weight dynamically quantized, as ONNX
-    Runtime's ``quantize_dynamic`` does it: int8 weights (symmetric, one scale a matrix),
-    activations quantized to uint8 on each call (``DynamicQuantizeLinear`` then
+    Runtime's ``quantize_dynamic`` does it: int8 weights (symmetric, a scale per output
+    column), activations quantized to uint8 on each call (``DynamicQuantizeLinear`` then
     ``MatMulInteger``). Products of two activations (attention's) stay float32, as does
-    the embedding lookup. Needs no calibration data; both ONNX Runtime and TVM run it."""
+    the embedding lookup. Needs no calibration data; both ONNX Runtime and TVM run it.
+
+    A scale per column, not per matrix: the SST-2 model finalized at 90.14 dev accuracy
+    read 90.60 quantized so, 89.33 with one scale a matrix (``docs/int8.md``)."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -127,6 +133,7 @@ def quantize_int8(fp32_path: str | os.PathLike, int8_path: str | os.PathLike) ->
             str(int8_path),
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul"],
+            per_channel=True,
             extra_options={"MatMulConstBOnly": True},
         )
     finally:

@@ -1,8 +1,8 @@
 """Dynamically quantized matmuls kept in 8 bits, so the CPU's integer dot products run them.
 
 ONNX Runtime's dynamic quantization writes ``MatMulInteger(A, B, a_zero_point, b_zero_point)``:
-uint8 activations with a zero point computed per call, int8 weights (symmetric: zero point
-0). TVM's importer widens both to int32 and subtracts the zero points before the matmul,
+uint8 activations with a zero point computed per call, int8 weights (symmetric: zero
+points 0, one per column here). TVM's importer widens both to int32 and subtracts the zero points before the matmul,
 so the kernel multiplies 32-bit integers and no dot-product instruction applies. Since
 ``sum_k (A - z) B = sum_k A B - z sum_k B``, the rewrite multiplies the 8-bit operands
 (``R.matmul(A, B, out_dtype="int32")``, which the ``Matmul`` schedule rule maps onto VNNI)
@@ -15,22 +15,16 @@ from __future__ import annotations
 import numpy as np
 import tvm
 from tvm import relax
-from tvm.relax.dpl import is_op, rewrite_call, wildcard
-
-
-def _is_zero(expr: relax.Expr) -> bool:
-    """Whether ``expr`` is a constant of zeros, widened or not (the importer writes ``astype(0)``)."""
-    if isinstance(expr, relax.Call) and getattr(expr.op, "name", None) == "relax.astype":
-        expr = expr.args[0]
-    return isinstance(expr, tvm.ir.GenericConst) and not np.any(expr.value.numpy())
+from tvm.relax.dpl import is_const, is_op, rewrite_call, wildcard
 
 
 def _rewrite(function: relax.Function) -> relax.Function:
-    activations, activation_zero, weights, weight_zero = wildcard(), wildcard(), wildcard(), wildcard()
-    widened_weights = is_op("relax.astype")(weights)
+    activations, activation_zero, weights, weight_zero = wildcard(), wildcard(), wildcard(), is_const()
+    widened_weights, widened_zero = is_op("relax.astype")(weights), is_op("relax.astype")(weight_zero)
+    per_column_zero = is_op("relax.expand_dims")(widened_zero)
     pattern = is_op("relax.matmul")(
         is_op("relax.subtract")(is_op("relax.astype")(activations), activation_zero),
-        is_op("relax.subtract")(widened_weights, weight_zero) | widened_weights,
+        is_op("relax.subtract")(widened_weights, widened_zero | per_column_zero) | widened_weights,
     )
 
     def rewriter(call: relax.Call, matched) -> relax.Expr:
@@ -39,7 +33,7 @@ def _rewrite(function: relax.Function) -> relax.Function:
             a.ty.dtype != "uint8"
             or b.ty.dtype != "int8"
             or len(b.ty.shape) != 2
-            or (weight_zero in matched and not _is_zero(matched[weight_zero]))
+            or (weight_zero in matched and np.any(matched[weight_zero].value.numpy()))
         ):
             return call  # an asymmetric or activation-by-activation product stays as imported
         column_sums = relax.op.sum(relax.op.astype(b, "int32"), axis=[0])
