@@ -59,3 +59,33 @@ def test_bert_config_matches_arch():
         384,
     )
     assert config.vocab_size == 100 and config.max_position_embeddings == 32
+
+
+def test_precision_is_part_of_an_arch_and_a_dimension_of_every_kind_of_space():
+    from search_spaces import LayerwiseSpace, TuneSpace
+
+    int8 = Arch.per_layer(384, 32, [12, 4], [1536, 768]).with_precision("int8")
+    assert int8.key == "L2-H384-D32-A12.4-I1536.768-int8"
+    assert Arch.from_key(int8.key) == int8 and Arch.from_dict(int8.to_dict()) == int8
+    assert "precision" not in Arch.uniform(2, 64, 2, 128).to_dict()  # fp32 archs read and write as before
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Arch.from_dict({**int8.to_dict(), "precision": "int4"})
+    tune = TuneSpace(tune={"num_layers": 2, "hidden_size": 64, "num_heads": 2, "intermediate_size": 128,
+                           "precision": {"choice": ["fp32", "int8"]}})  # fmt: skip
+    spaces = [BertSpace(precision=("fp32", "int8")), LayerwiseSpace(kind="per_layer", precision=("fp32", "int8")), tune]
+    for space in spaces:
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        seen = set()
+        for _ in range(12):
+            trial = study.ask()
+            config = space(trial)
+            seen.add(Arch.from_dict(config.get("arch", config)).precision)
+            study.tell(trial, 0.0)
+        assert seen == {"fp32", "int8"}, type(space).__name__
+        assert space.smallest().precision == "int8"  # the fastest point
+    study = optuna.create_study()
+    BertSpace()(trial := study.ask())
+    assert "precision" not in trial.params  # one precision: the same parameters as before
+    with pytest.raises(ValueError, match="precision: give one of"):
+        TuneSpace(tune={"num_layers": 2, "hidden_size": 64, "num_heads": 2, "intermediate_size": 128,
+                        "precision": {"choice": ["fp16"]}})  # fmt: skip

@@ -82,3 +82,26 @@ def test_training_on_the_gpu_moves_model_and_batches_there(data, precision):
     )
     trainer.epoch()
     assert next(trainer.model.parameters()).is_cuda and 0.0 <= trainer.evaluate()["accuracy"] <= 1.0
+
+
+def test_an_int8_candidate_is_scored_as_the_quantized_graph_onnx_runtime_runs(data, tmp_path):
+    """The int8 score is that of the exported, dynamically quantized graph, one example at a
+    time as a bundle runs it: the same logits ONNX Runtime gives for that file."""
+    import numpy as np
+
+    from canao_ray.deploy.bundle import bundle_inputs, onnx_logits
+    from device_profilers.export import export_onnx
+
+    trainer = Trainer(build_model(ARCH, data, 0), data, TrainingSettings(epochs=1, batch_size=16))
+    trainer.epoch()
+    logits = trainer._int8_logits()
+    path = export_onnx(trainer.trained, tmp_path / "int8.onnx", 1, data.seq_len, bundle_inputs(data), precision="int8")
+    assert np.array_equal(logits, onnx_logits(path, data, 1))
+    assert {"MatMulInteger", "DynamicQuantizeLinear"} <= {node.op_type for node in _nodes(path)}
+    assert 0.0 <= trainer.evaluate(precision="int8")["accuracy"] <= 1.0
+
+
+def _nodes(path):
+    import onnx
+
+    return onnx.load(str(path)).graph.node

@@ -139,6 +139,37 @@ def test_each_blocks_q_k_v_projections_are_packed_into_one_matmul_with_the_same_
     assert np.abs(logits[0] - logits[1]).max() < 1e-6
 
 
+def test_int8_matmuls_run_as_vnni_dot_products_and_match_onnx_runtime(tmp_path):
+    """The graph ONNX Runtime's dynamic quantization writes: TVM keeps its weight matmuls
+    in uint8 x int8 (one vpdpbusd a vector) and gives ONNX Runtime's logits."""
+    import onnxruntime
+
+    from device_profilers.backends.tvm.default_schedules._matmul import _has_vnni
+
+    backend = TvmBackend(local_cpu(), tmp_path / "cache", TuningSettings(trials_per_task=0))
+    if not _has_vnni(backend.target):
+        pytest.skip("this CPU has no AVX-512 VNNI (the int8 matmul schedule needs it)")
+    path = export_onnx(build_classifier(ARCH, SEQ_LEN), tmp_path / "int8.onnx", 1, SEQ_LEN, precision="int8")
+    module, _ = lower(path, 1, SEQ_LEN, backend.target, weights_apart=True)
+    kernels = {gv.name_hint: str(f) for gv, f in module.functions_items() if isinstance(f, tirx.PrimFunc)}
+    integer = [text for name, text in kernels.items() if "matmul" in name and '"uint8"' in text]
+    on_vnni = [text for text in integer if "vpdpbusd" in text]
+    # Q/K/V, attention output, FFN in and out (layers share kernels); not the pooler's one
+    # row nor the classifier's two columns.
+    assert len(on_vnni) >= 4 and len(integer) - len(on_vnni) == 2
+    tokens = np.random.default_rng(0).integers(0, 1000, (1, SEQ_LEN)).astype(np.int64)
+    reference = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input_ids": tokens}
+    )[0]
+    executable, weights, stats = backend.compile(path, 1, SEQ_LEN, weights_apart=True)
+    vm = relax.VirtualMachine(executable, tvm.cpu())
+    prepacked = vm["main_transform_params"]([tvm.runtime.tensor(w) for w in weights])
+    compiled = vm["main"](tvm.runtime.tensor(tokens), *prepacked).numpy()
+    assert stats.tuned_tasks == 0
+    # Activations are quantized per call in both; the two round a few values differently.
+    assert np.abs(compiled - reference).max() < 0.02 * max(np.abs(reference).max(), 1e-3)
+
+
 def _largest_difference(plain, scheduled, target, rng) -> float:
     """Both kernels compiled and run on the same random inputs: the largest difference of
     their outputs (the last parameter)."""

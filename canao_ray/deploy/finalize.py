@@ -101,7 +101,7 @@ def _finalize(
         trainer.trained,
         arch,
         data,
-        trainer.evaluate(precision=arch.precision),
+        trainer.evaluate(),
         device,
         cache_dir,
         config.latency.tuning,
