@@ -57,6 +57,7 @@ class TrialReport(TypedDict, total=False):
     latency_backend: str
     latency_device: str
     latency_node: str
+    latency_replica: int
     latency_cached: bool
     latency_predicted_ms: float
     latency_over_budget_ms: float

@@ -77,6 +77,10 @@ class Device:
     ``rpc`` is remote:
     models are cross-compiled here (``cc`` names the cross compiler used to link the
     shared library, e.g. the Android NDK's clang) and timed there.
+
+    ``replicas`` identical devices answer to the name (boards behind one RPC key, or Ray
+    nodes that each offer one unit of ``resources``): the broker keeps a profiler for
+    each and measures on them in parallel.
     """
 
     name: str
@@ -86,14 +90,22 @@ class Device:
     rpc: RpcEndpoint | None = None
     cc: str | None = None
     num_gpus: int = 0
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         if self.num_threads <= 0:
             raise ValueError(f"device {self.name}: num_threads must be positive")
+        if self.replicas <= 0:
+            raise ValueError(f"device {self.name}: replicas must be positive")
+        if self.replicas > 1 and self.rpc is None and not self.resources:
+            raise ValueError(
+                f"device {self.name}: {self.replicas} replicas of a local device need a Ray resource that each "
+                "node with one offers once (resources), or they would time on the same cores"
+            )
 
-    def with_resources(self, resources: dict[str, float]) -> Device:
-        """This device, its profiler also asking Ray for ``resources``."""
-        return dataclasses.replace(self, resources={**self.resources, **resources})
+    def with_resources(self, resources: dict[str, float], replicas: int = 1) -> Device:
+        """This device, its profiler also asking Ray for ``resources``, in ``replicas``."""
+        return dataclasses.replace(self, resources={**self.resources, **resources}, replicas=replicas)
 
     @property
     def runtime_kind(self) -> str:
@@ -146,6 +158,7 @@ def rpc_device(
     target: dict[str, Any] | None = None,
     cc: str | None = None,
     resources: dict[str, float] | None = None,
+    replicas: int = 1,
 ) -> Device:
     """A device behind a TVM RPC tracker given as ``host:port``.
 
@@ -161,6 +174,7 @@ def rpc_device(
         resources=resources or {},
         rpc=RpcEndpoint.from_address(tracker, key),
         cc=cc,
+        replicas=replicas,
     )
 
 

@@ -48,6 +48,7 @@ class Latency:
     started_at: float = 0.0  # when the profiler took the request (export, compile and timing follow)
     measured_at: float = 0.0  # when the timing ended
     node: str = ""  # the Ray node whose profiler measured it (where the device is)
+    replica: int = 0  # which of the device's replicas measured it (see Device.replicas)
     fused_ops: tuple[tuple[str, int], ...] = ()  # fused operators of the timed graph (ort-opt)
 
     @property

@@ -57,3 +57,53 @@ def test_unreachable_tracker_fails_with_what_to_check(tmp_path):
     device = rpc_device("nowhere", "127.0.0.1:1", key="nowhere", num_threads=2)
     with pytest.raises(ConnectionError, match="127.0.0.1:1"):
         device.rpc.check_reachable()
+
+
+@pytest.fixture
+def two_boards(monkeypatch):
+    """Two RPC servers of one key on loopback, one thread each: two identical boards."""
+    from tvm.rpc import server as rpc_server
+    from tvm.rpc import tracker as rpc_tracker
+
+    monkeypatch.setenv("TVM_NUM_THREADS", "1")
+    tracker = rpc_tracker.Tracker("127.0.0.1", port=9190, port_end=9290, silent=True)
+    servers = [
+        rpc_server.Server(
+            "127.0.0.1",
+            port=9300,
+            port_end=9400,
+            key="loopback-board",
+            tracker_addr=("127.0.0.1", tracker.port),
+            silent=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    yield f"127.0.0.1:{tracker.port}"
+    for server in servers:
+        server.terminate()
+    tracker.terminate()
+
+
+def test_a_pool_of_two_boards_measures_in_parallel_and_a_killed_replica_loses_no_request(
+    ray_cluster, two_boards, tmp_path
+):
+    import time
+
+    import ray
+
+    from device_profilers import running_broker
+    from device_profilers.latency import MeasureTarget
+
+    boards = rpc_device("boards", two_boards, key="loopback-board", num_threads=1, replicas=2)
+    archs = [Arch.uniform(1, 32, 2, 64 * width) for width in range(1, 7)]  # six distinct models
+    target = MeasureTarget("boards", "tvm", 1, 16)
+    with running_broker([boards], str(tmp_path), TuningSettings(trials_per_task=0), QUICK, use_cache=False) as broker:
+        pending = [broker.measure.remote(arch, target) for arch in archs]
+        time.sleep(3)  # both replicas are compiling or timing
+        ray.kill(ray.get(broker.profiler.remote("boards", 1)), no_restart=False)
+        latencies = ray.get(pending, timeout=300)
+    assert sorted(latency.arch_key for latency in latencies) == sorted(arch.key for arch in archs)
+    assert {latency.replica for latency in latencies} == {0, 1}
+    for replica in (0, 1):  # one measurement at a time on each board
+        spans = sorted((lat.started_at, lat.measured_at) for lat in latencies if lat.replica == replica)
+        assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))

@@ -70,6 +70,12 @@ class LatencySettings(Section):
     resources: dict[str, Annotated[StrictInt, Field(gt=0)] | Annotated[StrictFloat, Field(gt=0)]] = Field(
         default_factory=dict, description="Ray custom resources the device's profiler needs"
     )
+    replicas: StrictInt = Field(
+        1,
+        gt=0,
+        description="identical devices under this name, measured in parallel: boards behind one rpc key, "
+        "or Ray nodes that each offer the resources once",
+    )
     predictor: PredictorSettings | None = Field(
         None, description="skip measuring candidates surely over the budget; unset: measure all"
     )
@@ -88,9 +94,10 @@ class LatencySettings(Section):
         """The device to measure on: a remote one when ``rpc`` is set, else a known local one."""
         rpc = self.rpc
         if rpc is not None:
-            return rpc_device(self.device, rpc.tracker, rpc.key, rpc.num_threads, rpc.target, rpc.cc, self.resources)
+            return rpc_device(
+                self.device, rpc.tracker, rpc.key, rpc.num_threads, rpc.target, rpc.cc, self.resources, self.replicas
+            )
         try:
-            device = resolve_device(self.device, self.num_threads)
+            return resolve_device(self.device, self.num_threads).with_resources(self.resources, self.replicas)
         except ValueError as error:
             raise ConfigError(f"latency.device: {error}") from None
-        return device.with_resources(self.resources)

@@ -63,6 +63,7 @@ class TrialsLog(tune.Callback):
                 "backend": result.get("latency_backend"),
                 "device": result.get("latency_device"),
                 "node": result.get("latency_node"),
+                "replica": result.get("latency_replica"),
                 "predicted_ms": result.get("latency_predicted_ms"),
                 "cached": result.get("latency_cached"),
             },

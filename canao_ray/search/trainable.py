@@ -31,6 +31,7 @@ def _latency_fields(latency: Latency, prediction: Prediction | None) -> TrialRep
         "latency_backend": latency.backend,
         "latency_device": latency.device,
         "latency_node": latency.node,
+        "latency_replica": latency.replica,
         "latency_cached": latency.cached,
         "compile_s": latency.compile_s,
         "tune_s": latency.tune_s,

@@ -22,7 +22,7 @@ from ..files import write_atomic
 logger = logging.getLogger(__name__)
 
 
-def _busy_seconds() -> float:
+def busy_cpu_seconds() -> float:
     """CPU seconds all processes have used, from the kernel's counters (all cores summed)."""
     with open("/proc/stat") as stat:
         fields = [int(v) for v in stat.readline().split()[1:]]
@@ -94,9 +94,9 @@ class SyncProbe:
 
     def others_busy(self, window_s: float = 0.2) -> float:
         """Cores' worth of CPU that other processes used over ``window_s`` while this one slept."""
-        own_before, busy_before, start = os.times(), _busy_seconds(), time.monotonic()
+        own_before, busy_before, start = os.times(), busy_cpu_seconds(), time.monotonic()
         time.sleep(window_s)
-        own_after, busy_after = os.times(), _busy_seconds()
+        own_after, busy_after = os.times(), busy_cpu_seconds()
         own = (own_after.user + own_after.system) - (own_before.user + own_before.system)
         return max(0.0, busy_after - busy_before - own) / (time.monotonic() - start)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
@@ -22,13 +23,16 @@ from ..measurement import CoreGate, MeasureProtocol
 from .cache import LatencyCache
 from .predictor import LatencyPredictor, Prediction
 from .profiler import DeviceProfiler
+from .replicas import ReplicaPool
 
 
 def _profiler_actor(device: Device, cache_dir: str, tuning: TuningSettings, protocol: MeasureProtocol):
     """The profiler actor of ``device``: no CPU from Ray's accounting (it must never wait
     for trials to release cores), the device's custom resources (which place it on the
     node that has the device), nice 0 while Ray starts trials at nice 15, and restarted as
-    often as it dies (a candidate that crashes the compiler fails its own request only)."""
+    often as it dies (a candidate that crashes the compiler fails its own request only).
+    Its own work (export, compilation) uses the device's thread count: the replicas of a
+    one-thread board share the host's cores instead of each spreading over all of them."""
     return (
         ray.remote(DeviceProfiler)
         .options(
@@ -38,6 +42,7 @@ def _profiler_actor(device: Device, cache_dir: str, tuning: TuningSettings, prot
             runtime_env={
                 "env_vars": {
                     "TVM_NUM_THREADS": str(device.num_threads),
+                    "OMP_NUM_THREADS": str(device.num_threads),
                     "RAY_worker_niceness": "0",
                     **LOCAL_RUNTIME_ENV,
                 }
@@ -59,11 +64,13 @@ class Trainer:
 
 
 class ProfilerBroker:
-    """Routes each request to its device's profiler and keeps the latency cache.
+    """Routes each request to a free profiler of its device and keeps the latency cache.
 
     ``ray.util.ActorPool`` is local to one process, so trials share profilers through this
     one named actor instead. It runs threaded so many trials can wait at once, while each
-    profiler takes one call at a time. A measurement on a local device holds its node's
+    profiler takes one call at a time. A device with several replicas has a pool of
+    profilers, one per replica: a request goes to an idle one, the least used first,
+    and waits here while all are busy. A measurement on a local device holds its node's
     ``CoreGate``, so no trial trains there meanwhile (trials take turns through
     ``training_turn``). Identical requests that arrive while one is measured wait for that
     measurement (coalescing) instead of compiling the same model again.
@@ -78,7 +85,11 @@ class ProfilerBroker:
         use_cache: bool = True,
     ):
         self._devices = {device.name: device for device in devices}
-        self._profilers = {device.name: _profiler_actor(device, cache_dir, tuning, protocol) for device in devices}
+        self._profilers = {
+            device.name: [_profiler_actor(device, cache_dir, tuning, protocol) for _ in range(device.replicas)]
+            for device in devices
+        }
+        self._replicas = ReplicaPool({device.name: device.replicas for device in devices})
         self._cache = LatencyCache(Path(cache_dir) / "latency.sqlite") if use_cache else None
         self._gate = CoreGate(dead_holders=self._dead_trainers)
         self._probes: dict[Trainer, ray.ObjectRef] = {}  # one pending liveness probe per trainer
@@ -142,11 +153,14 @@ class ProfilerBroker:
                 del self._in_flight[key]
 
     def _measure_now(self, device: str, call: Callable) -> Latency:
-        profiler = self._profilers[device]
-        if self._devices[device].rpc is not None:
-            return ray.get(call(profiler))
-        with self._gate.measuring(ray.get(profiler.node_id.remote())):
-            return ray.get(call(profiler))
+        with self._replicas.take(device) as replica:
+            profiler = self._profilers[device][replica]
+            if self._devices[device].rpc is not None:
+                latency = ray.get(call(profiler))
+            else:
+                with self._gate.measuring(ray.get(profiler.node_id.remote())):
+                    latency = ray.get(call(profiler))
+        return dataclasses.replace(latency, replica=replica)
 
     def measurements(self) -> int:
         """Measurements this broker asked its profilers for (cache hits and coalesced requests excluded)."""
@@ -176,10 +190,14 @@ class ProfilerBroker:
                     dead.add(trainer)
         return dead
 
-    def profiler(self, device: str):
-        """The profiler actor of ``device`` (for fault-injection tests and diagnostics)."""
-        return self._profilers[device]
+    def profiler(self, device: str, replica: int = 0):
+        """The profiler actor of one of ``device``'s replicas (for fault-injection tests and diagnostics)."""
+        return self._profilers[device][replica]
 
     def profiler_nodes(self) -> dict[str, str]:
-        """The Ray node each device's profiler was placed on."""
-        return {name: ray.get(actor.node_id.remote()) for name, actor in self._profilers.items()}
+        """The Ray node each device's (first) profiler was placed on."""
+        return {name: ray.get(actors[0].node_id.remote()) for name, actors in self._profilers.items()}
+
+    def replica_nodes(self, device: str) -> list[str]:
+        """The Ray node of each of ``device``'s profilers, by replica."""
+        return ray.get([actor.node_id.remote() for actor in self._profilers[device]])
