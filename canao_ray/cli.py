@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("--rpc-key", help="the device key the remote device registered with (default: --device)")
     profile.add_argument("--target", help="TVM target of a remote device as JSON (default: this machine's CPU)")
     profile.add_argument("--cc", help="cross compiler that links libraries for a remote device")
+    profile.add_argument(
+        "--replicas", type=int, default=1, help="identical boards behind --rpc-key: each is timed and compared"
+    )
     profile.add_argument("--trials-per-task", type=int, help="MetaSchedule trials for each new operator shape")
     profile.add_argument(
         "--protocol", help="measurement protocol fields to change, as YAML, e.g. '{blocks: 2, quiet_wait_s: 0}'"
@@ -157,7 +160,7 @@ def _latency_settings(args: argparse.Namespace) -> LatencySettings:
         value = getattr(args, flag)
         if value is not None and value < (0 if flag == "trials_per_task" else 1):
             raise ConfigError(f"--{flag.replace('_', '-')} must be positive, got {value}")
-    values: dict = {"device": args.device, "num_threads": args.threads}
+    values: dict = {"device": args.device, "num_threads": args.threads, "replicas": args.replicas}
     try:
         if args.rpc_tracker:
             target = json.loads(args.target) if args.target else None
@@ -203,9 +206,12 @@ def _profile(args: argparse.Namespace) -> int:
         protocol=settings.protocol,
         use_cache=not args.no_cache,
     )
+    replicas = _replicas(device, settings) if device.replicas > 1 else []
     if args.json:
         for latency in latencies:
             print(json.dumps(latency.to_dict()))
+        for replica in replicas:
+            print(json.dumps({"calibration": replica}))
         return 0
     print(
         f"{'arch':<20} {'device':<10} {'backend':<8} {'batch':>5} {'seq':>5} {'median ms':>10} {'p90 ms':>9} {'cv %':>6} {'compile s':>10} {'tune s':>8}"
@@ -217,7 +223,20 @@ def _profile(args: argparse.Namespace) -> int:
             + ("  (cached)" if lat.cached else "")
             + ("  fused: " + ", ".join(f"{op} {n}" for op, n in lat.fused_ops) if lat.fused_ops else "")
         )
+    for row in replicas:
+        off = abs(row["ratio"] - 1) > settings.replica_tolerance
+        print(
+            f"replica {row['replica']} (node {row['node'][:12] or '-'}): calibration {row['median_ms']:.3f} ms, "
+            f"{row['ratio']:.3f}x the pool's median" + ("  OFF THE POOL" if off else "")
+        )
     return 0
+
+
+def _replicas(device, settings: LatencySettings) -> list[dict]:
+    """Each replica's calibration time and ratio to the pool's median (``calibrate_replicas``)."""
+    from device_profilers import calibrate_replicas
+
+    return calibrate_replicas(device, SearchConfig().resolved_cache_dir(), settings.tuning, settings.protocol)
 
 
 if __name__ == "__main__":

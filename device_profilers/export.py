@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import torch
 
 from search_spaces import Arch, bert_classifier
 
+from ._torch_onnx import export_program
 from .files import atomic_path, scratch_dir
 
 #: Vocabulary size used when only latency matters: the embedding lookup's cost does not
@@ -77,20 +77,7 @@ def export_onnx(
     examples = tuple(
         (torch.ones if name == "attention_mask" else torch.zeros)(batch, seq_len, dtype=torch.long) for name in inputs
     )
-    from torch.onnx import _constants
-    from torch.onnx._internal.exporter import _core
-
-    # torch.onnx.export(dynamo=True) is this call with a registry it builds anew each time.
-    program = _core.export(
-        LogitsOnly(model, inputs).eval(),
-        examples,
-        registry=_torchlib_registry(),
-        opset_version=_constants.ONNX_DEFAULT_OPSET,
-        input_names=list(inputs),
-        output_names=["logits"],
-        optimize=True,
-        verbose=False,
-    )
+    program = export_program(LogitsOnly(model, inputs).eval(), examples, list(inputs), ["logits"])
     _contiguous_initializers(program.model)
     with atomic_path(path) as partial:
         if precision == "int8":
@@ -144,17 +131,6 @@ def quantize_int8(fp32_path: str | os.PathLike, int8_path: str | os.PathLike) ->
         )
     finally:
         logging.getLogger().setLevel(quiet)
-
-
-@functools.cache
-def _torchlib_registry():
-    """ONNX Script's table of how each torch operator is written in ONNX, built once per
-    process: ``torch.onnx.export`` rebuilds it on every call, about 0.6 s of a small
-    model's 1.3 s export here (same graph either way, checked node by node)."""
-    from torch.onnx import _constants
-    from torch.onnx._internal.exporter import _registration
-
-    return _registration.ONNXRegistry.from_torchlib(opset_version=_constants.ONNX_DEFAULT_OPSET)
 
 
 def _contiguous_initializers(model) -> None:

@@ -1,10 +1,13 @@
-"""Scale-out on a real two-node Ray cluster (``ray.cluster_utils.Cluster``, both nodes on
-this machine): the search joins it with ``--address`` (``canao_ray.cli.main`` in this
-process, as the driver), trials run where there are CPUs, and latency is measured only on
-the node that carries the device's resource.
+"""Scale-out on a real Ray cluster (``ray.cluster_utils.Cluster``, every node on this
+machine): the search joins it with ``--address`` (``canao_ray.cli.main`` in this process,
+as the driver), trials run where there are CPUs, and latency is measured only on the
+nodes that carry the device's resource: two of them, each one replica of the device, so
+the measurements are split between the two.
 
 Latency comes from ONNX Runtime to keep the test short; placement does not depend on
 the backend."""
+
+import json
 
 import pytest
 import ray
@@ -19,22 +22,23 @@ DEVICE_RESOURCE = "canao-test-board"
 CONFIG = """
 name: cluster
 task: {num_train: 200, num_dev: 100, seq_len: 16}
-space: {num_layers: [1, 2], num_heads: [2], head_dim: [16], ffn_ratio: [2]}
-search: {num_samples: 2, sampler: random}
-latency: {budget_ms: 1000.0, backend: ort, resources: {%s: 1}, protocol: {warmup: 1, repeats: 5, min_repeat_ms: 5, blocks: 2, block_pause_s: 0, max_blocks: 3, quiet_wait_s: 0}}
+space: {num_layers: [1, 2, 3, 4], num_heads: [2], head_dim: [16], ffn_ratio: [2]}
+search: {num_samples: 4, sampler: random}
+latency: {budget_ms: 1000.0, backend: ort, use_cache: false, replicas: 2, resources: {%s: 1}, protocol: {warmup: 1, repeats: 5, min_repeat_ms: 5, blocks: 2, block_pause_s: 0, max_blocks: 3, quiet_wait_s: 0}}
 training: {epochs: 1}
 """
 
 
 @pytest.fixture(scope="module")
 def two_nodes():
-    """A head node with the CPUs for trials, and a node with no CPUs but the device; the
-    suite's shared Ray is shut down first (a driver joins one cluster at a time)."""
+    """A head node with the CPUs for trials, and two nodes with no CPUs but one device
+    each (two replicas of one device kind); the suite's shared Ray is shut down first (a
+    driver joins one cluster at a time)."""
     ray.shutdown()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
-    device_node = cluster.add_node(num_cpus=0, resources={DEVICE_RESOURCE: 1})
+    device_nodes = [cluster.add_node(num_cpus=0, resources={DEVICE_RESOURCE: 1}) for _ in range(2)]
     cluster.wait_for_nodes()
-    yield cluster, device_node
+    yield cluster, device_nodes
     ray.shutdown()
     cluster.shutdown()
 
@@ -56,10 +60,14 @@ def test_a_device_no_node_offers_is_refused_before_anything_is_written(tmp_path,
     assert not run_dir.exists()
 
 
-def test_latency_is_measured_on_the_node_with_the_device(tmp_path, two_nodes):
-    cluster, device_node = two_nodes
+def test_latency_is_measured_on_the_nodes_with_the_device_split_between_its_replicas(tmp_path, two_nodes):
+    cluster, device_nodes = two_nodes
     code, run_dir = _search(tmp_path, cluster, DEVICE_RESOURCE)
     assert code == 0
-    records = read_records(run_dir / "trials.jsonl")
-    assert len(records) == 2
-    assert {r["latency"]["node"] for r in records} == {device_node.node_id}
+    latencies = [record["latency"] for record in read_records(run_dir / "trials.jsonl")]
+    assert len(latencies) == 4
+    assert {latency["node"] for latency in latencies} == {node.node_id for node in device_nodes}
+    assert {latency["replica"] for latency in latencies} == {0, 1}
+    replicas = json.loads((run_dir / "replicas.json").read_text())  # each replica's calibration
+    assert [row["replica"] for row in replicas["replicas"]] == [0, 1] and replicas["tolerance"] == 0.1
+    assert "Replicas of local-cpu" in (run_dir / "report.md").read_text()

@@ -1,5 +1,6 @@
 """The profiler pool on real Ray: placement by custom resources, training kept off measured cores."""
 
+import json
 import os
 import signal
 import time
@@ -33,27 +34,25 @@ NO_TUNING = TuningSettings(trials_per_task=0)
 
 @pytest.fixture
 def two_node_cluster():
-    """A head node and a second node that owns the device resource ``device:edge``; both
-    offer one ``device:pool`` (two identical devices, one per node).
+    """A head node and a second node that owns the device resource ``device:edge``.
 
     Both nodes are processes on this machine; the resource is what a board's host
     would advertise (``ray start --resources '{"device:edge": 1}'``).
     """
     ray.shutdown()  # the suite's shared Ray: this test's driver joins its own cluster
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"device:pool": 1}})
-    edge_node = cluster.add_node(num_cpus=1, resources={"device:edge": 1, "device:pool": 1})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    edge_node = cluster.add_node(num_cpus=1, resources={"device:edge": 1})
     ray.init(address=cluster.address, log_to_driver=False)
-    yield cluster, edge_node
+    yield edge_node
     ray.shutdown()
     cluster.shutdown()
 
 
 def test_profilers_are_placed_by_device_resource(two_node_cluster, tmp_path):
-    _, edge_node = two_node_cluster
     edge = Device("edge", target=host_target(1), num_threads=1, resources={"device:edge": 1})
     with running_broker([local_cpu(1), edge], str(tmp_path), NO_TUNING, ONE_BLOCK) as broker:
         nodes = ray.get(broker.profiler_nodes.remote())
-        assert nodes["edge"] == edge_node.node_id
+        assert nodes["edge"] == two_node_cluster.node_id
         latency = measure_latency(TINY, device="edge", backend="ort", seq_len=16)
     assert latency.device == "edge" and latency.median_ms > 0
 
@@ -124,25 +123,14 @@ def test_back_to_back_broker_blocks_in_one_session(ray_cluster, tmp_path):
         get_broker()
 
 
-def test_a_search_splits_its_measurements_between_the_replicas_on_two_nodes(two_node_cluster, tmp_path):
-    """Both nodes offer ``device:pool``: a device of two replicas gets a profiler on each,
-    and a search's candidates are measured on both."""
-    from canao_ray.cli import main
-    from device_profilers.files import read_records
+def test_the_report_flags_a_replica_off_the_pools_median(tmp_path):
+    from canao_ray.results import replicas_summary
 
-    cluster, edge_node = two_node_cluster
-    config = tmp_path / "pool.yaml"
-    config.write_text(
-        "task: {num_train: 100, num_dev: 50, seq_len: 16}\n"
-        "space: {num_layers: [1, 2, 3], num_heads: [2], head_dim: [16], ffn_ratio: [2, 4]}\n"
-        "search: {num_samples: 6, sampler: random, max_concurrent_trials: 2, trial_cpus: 1}\n"
-        "latency: {budget_ms: 1000.0, backend: ort, use_cache: false, replicas: 2, resources: {device:pool: 1},\n"
-        "          protocol: {warmup: 1, repeats: 3, min_repeat_ms: 2, blocks: 1, block_pause_s: 0, max_blocks: 1,\n"
-        "                     quiet_wait_s: 0}}\n"
-        f"training: {{epochs: 1}}\ncache_dir: {tmp_path / 'cache'}\n"
-    )
-    assert main(["search", "--config", str(config), "--out", str(tmp_path / "run"), "--address", cluster.address]) == 0
-    latencies = [record["latency"] for record in read_records(tmp_path / "run" / "trials.jsonl")]
-    assert len(latencies) == 6
-    assert {latency["replica"] for latency in latencies} == {0, 1}
-    assert {latency["node"] for latency in latencies} == {cluster.head_node.node_id, edge_node.node_id}
+    rows = [
+        {"replica": r, "node": f"node{r}", "median_ms": ms, "ratio": ms / 2.0} for r, ms in enumerate((2.0, 2.1, 2.6))
+    ]
+    (tmp_path / "replicas.json").write_text(json.dumps({"device": "rk3588", "tolerance": 0.1, "replicas": rows}))
+    lines = replicas_summary(tmp_path)
+    flagged = [line for line in lines if "off the pool" in line]
+    assert len(flagged) == 1 and flagged[0].startswith("| 2 |") and "+30%" in flagged[0]
+    assert replicas_summary(tmp_path / "elsewhere") == []

@@ -95,13 +95,16 @@ def test_a_pool_of_two_boards_measures_in_parallel_and_a_killed_replica_loses_no
     from device_profilers.latency import MeasureTarget
 
     boards = rpc_device("boards", two_boards, key="loopback-board", num_threads=1, replicas=2)
-    archs = [Arch.uniform(1, 32, 2, 64 * width) for width in range(1, 7)]  # six distinct models
+    archs = [Arch.uniform(1, 32, 2, 64 * width) for width in range(1, 5)]  # four distinct models
     target = MeasureTarget("boards", "tvm", 1, 16)
     with running_broker([boards], str(tmp_path), TuningSettings(trials_per_task=0), QUICK, use_cache=False) as broker:
         pending = [broker.measure.remote(arch, target) for arch in archs]
         time.sleep(3)  # both replicas are compiling or timing
         ray.kill(ray.get(broker.profiler.remote("boards", 1)), no_restart=False)
         latencies = ray.get(pending, timeout=300)
+        calibration = ray.get(broker.calibration.remote("boards"))
+    assert [row["replica"] for row in calibration] == [0, 1]  # timed on both boards as the broker started
+    assert all(row["median_ms"] > 0 for row in calibration) and sorted(r["ratio"] for r in calibration)[0] <= 1
     assert sorted(latency.arch_key for latency in latencies) == sorted(arch.key for arch in archs)
     assert {latency.replica for latency in latencies} == {0, 1}
     for replica in (0, 1):  # one measurement at a time on each board

@@ -76,6 +76,12 @@ class LatencySettings(Section):
         description="identical devices under this name, measured in parallel: boards behind one rpc key, "
         "or Ray nodes that each offer the resources once",
     )
+    replica_tolerance: StrictFloat = Field(
+        0.1,
+        gt=0,
+        description="a replica whose calibration time is further than this share from the pool's median is "
+        "flagged in the report",
+    )
     predictor: PredictorSettings | None = Field(
         None, description="skip measuring candidates surely over the budget; unset: measure all"
     )

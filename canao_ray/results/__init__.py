@@ -3,11 +3,12 @@
 from .callbacks import HYPERVOLUME_FILE, HypervolumeHistory, TrialProgress, TrialsLog, error_reason
 from .front import pareto_front, trial_counts
 from .hypervolume import hypervolume
-from .report import flat_front_warning, predictor_summary, write_report
+from .report import REPLICAS_FILE, flat_front_warning, predictor_summary, replicas_summary, write_report
 from .verify import Verdict, verify_run
 
 __all__ = [
     "HYPERVOLUME_FILE",
+    "REPLICAS_FILE",
     "HypervolumeHistory",
     "TrialProgress",
     "TrialsLog",
@@ -17,6 +18,7 @@ __all__ = [
     "hypervolume",
     "pareto_front",
     "predictor_summary",
+    "replicas_summary",
     "trial_counts",
     "write_report",
     "verify_run",

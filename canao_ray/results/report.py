@@ -37,6 +37,34 @@ def predictor_summary(trials: list[dict]) -> str | None:
     return text + "."
 
 
+#: In a run directory: how each replica of a pooled device timed the calibration architecture.
+REPLICAS_FILE = "replicas.json"
+
+
+def replicas_summary(run_dir: Path) -> list[str]:
+    """The report's lines on a pooled device's replicas (none for a single device): each
+    one's calibration time and ratio to the pool's median, flagged beyond the tolerance."""
+    path = run_dir / REPLICAS_FILE
+    if not path.is_file():
+        return []
+    record = json.loads(path.read_text())
+    tolerance = record["tolerance"]
+    lines = [
+        f"Replicas of {record['device']}, each timing the same calibration architecture "
+        f"(flagged when more than {tolerance:.0%} from the pool's median):",
+        "",
+        "| replica | node | ms | ratio to median | |",
+        "|---|---|---|---|---|",
+    ]
+    for row in record["replicas"]:
+        off = abs(row["ratio"] - 1) > tolerance
+        flag = f"**{row['ratio'] - 1:+.0%}: off the pool; its latencies are not comparable**" if off else ""
+        lines.append(
+            f"| {row['replica']} | {row['node'][:12]} | {row['median_ms']:.3f} | {row['ratio']:.3f} | {flag} |"
+        )
+    return [*lines, ""]
+
+
 #: A front whose best score is within this of chance level is flat: nothing was learnt.
 FLAT_MARGIN = 0.01
 
@@ -89,6 +117,7 @@ def write_report(
     predictor = predictor_summary(read_records(run_dir / "trials.jsonl"))
     if predictor:
         lines += [predictor, ""]
+    lines += replicas_summary(run_dir)
     history = read_records(run_dir / HYPERVOLUME_FILE)
     if history:
         plot_hypervolume(history, run_dir / "hypervolume.png")

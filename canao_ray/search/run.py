@@ -14,13 +14,21 @@ import ray
 import yaml
 from ray import tune
 
-from device_profilers import measure_latency, running_broker
+from device_profilers import get_broker, measure_latency, running_broker
 from device_profilers.files import write_atomic
 
 from ..config import ConfigError, SearchConfig
 from ..data import TaskDataError, chance_score, load_splits, resolved_labels
 from ..keys import MODES, OBJECTIVES
-from ..results import HYPERVOLUME_FILE, HypervolumeHistory, TrialProgress, TrialsLog, flat_front_warning, write_report
+from ..results import (
+    HYPERVOLUME_FILE,
+    REPLICAS_FILE,
+    HypervolumeHistory,
+    TrialProgress,
+    TrialsLog,
+    flat_front_warning,
+    write_report,
+)
 from ..teacher import TeacherError, prepare_teacher, teacher_config
 from .samplers import make_sampler, make_scheduler
 from .searcher import ConstrainedOptunaSearch
@@ -77,6 +85,7 @@ def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = 
                 verbose=1,
             ),
         ).fit()
+        _record_replicas(config, run_dir)
     return _write_results(config, run_dir)
 
 
@@ -103,6 +112,7 @@ def resume_search(run_dir: str | Path, address: str | None = None) -> Path:
         tune.Tuner.restore(
             str(experiment), _trainable(config, teacher_dir), resume_unfinished=True, resume_errored=False
         ).fit()
+        _record_replicas(config, run_dir)
     return _write_results(config, run_dir)
 
 
@@ -201,6 +211,16 @@ def _check_budget(config: SearchConfig) -> None:
             f"latency.budget_ms: the space's fastest architecture, {fastest.key}, runs in {latency.median_ms:.3g} ms "
             f"on {lat.device} ({lat.backend}), over the {lat.budget_ms} ms budget; raise the budget or add smaller choices to the space"
         )
+
+
+def _record_replicas(config: SearchConfig, run_dir: Path) -> None:
+    """``replicas.json``: how each replica of a pooled device timed the broker's calibration
+    architecture, for the report to show and flag (nothing for a single device)."""
+    lat = config.latency
+    if lat.replicas > 1:
+        rows = ray.get(get_broker().calibration.remote(lat.device))
+        record = {"device": lat.device, "tolerance": lat.replica_tolerance, "replicas": rows}
+        write_atomic(run_dir / REPLICAS_FILE, json.dumps(record, indent=2))
 
 
 def _write_results(config: SearchConfig, run_dir: Path) -> Path:

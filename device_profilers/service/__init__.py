@@ -4,6 +4,7 @@ from .broker import ProfilerBroker
 from .cache import LatencyCache
 from .client import (
     BROKER_NAME,
+    calibrate_replicas,
     get_broker,
     measure_latency,
     measure_model_latency,
@@ -24,6 +25,7 @@ __all__ = [
     "LatencyPredictor",
     "Prediction",
     "ProfilerBroker",
+    "calibrate_replicas",
     "get_broker",
     "measure_latency",
     "measure_model_latency",

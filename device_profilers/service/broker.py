@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import statistics
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -24,6 +25,10 @@ from .cache import LatencyCache
 from .predictor import LatencyPredictor, Prediction
 from .profiler import DeviceProfiler
 from .replicas import ReplicaPool
+
+#: What every replica of a pool times when the broker starts, to compare the replicas.
+CALIBRATION_ARCH = Arch.uniform(2, 128, 2, 512)
+CALIBRATION_SEQ_LEN = 32
 
 
 def _profiler_actor(device: Device, cache_dir: str, tuning: TuningSettings, protocol: MeasureProtocol):
@@ -98,6 +103,11 @@ class ProfilerBroker:
         self._in_flight: dict[str, Future] = {}
         self._in_flight_lock = threading.Lock()
         self._measurements = 0
+        self._calibrations: dict[str, Future] = {}
+        for device in devices:  # a pool's replicas are compared as soon as it starts
+            if device.replicas > 1:
+                self._calibrations[device.name] = Future()
+                threading.Thread(target=self._calibrate, args=(device.name,), daemon=True).start()
 
     def measure(self, arch: Arch | dict, target: MeasureTarget) -> Latency:
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
@@ -152,8 +162,31 @@ class ProfilerBroker:
             with self._in_flight_lock:
                 del self._in_flight[key]
 
-    def _measure_now(self, device: str, call: Callable) -> Latency:
-        with self._replicas.take(device) as replica:
+    def calibration(self, device: str) -> list[dict]:
+        """How each replica of ``device`` timed the calibration architecture, and its ratio
+        to the pool's median (waits for the measurements; one replica: ratio 1, unmeasured)."""
+        if device not in self._calibrations:
+            return [{"replica": 0, "node": "", "median_ms": None, "ratio": 1.0}]
+        return self._calibrations[device].result()
+
+    def _calibrate(self, device: str) -> None:
+        """Time ``CALIBRATION_ARCH`` on every replica of ``device``, one at a time."""
+
+        def measure(profiler):
+            return profiler.measure.remote(CALIBRATION_ARCH, "tvm", 1, CALIBRATION_SEQ_LEN)
+
+        try:
+            rows = []
+            for replica in range(len(self._profilers[device])):
+                latency = self._measure_now(device, measure, replica)
+                rows.append({"replica": replica, "node": latency.node, "median_ms": latency.median_ms})
+            median = statistics.median(row["median_ms"] for row in rows)
+            self._calibrations[device].set_result([{**row, "ratio": row["median_ms"] / median} for row in rows])
+        except BaseException as error:  # answered to whoever asks for the calibration
+            self._calibrations[device].set_exception(error)
+
+    def _measure_now(self, device: str, call: Callable, replica: int | None = None) -> Latency:
+        with self._replicas.take(device, replica) as replica:
             profiler = self._profilers[device][replica]
             if self._devices[device].rpc is not None:
                 latency = ray.get(call(profiler))

@@ -157,12 +157,30 @@ def profile_arch(
         check_backend(backend, remote=device.rpc is not None)
     if device.rpc is not None:
         device.rpc.check_reachable()
+    with _local_ray(), running_broker([device], str(cache_dir), tuning, protocol, use_cache):
+        return [measure_latency(arch, device.name, backend, batch, seq_len) for backend in backends]
+
+
+def calibrate_replicas(
+    device: Device,
+    cache_dir: str | Path,
+    tuning: TuningSettings = TuningSettings(),
+    protocol: MeasureProtocol = MeasureProtocol(),
+) -> list[dict]:
+    """How each replica of ``device`` times the broker's calibration architecture, and its
+    ratio to the pool's median (``ProfilerBroker.calibration``); starts Ray here if needed."""
+    with _local_ray(), running_broker([device], str(cache_dir), tuning, protocol) as broker:
+        return ray.get(broker.calibration.remote(device.name))
+
+
+@contextmanager
+def _local_ray():
+    """Ray for the block: the running instance, or one started here and shut down after."""
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
-        with running_broker([device], str(cache_dir), tuning, protocol, use_cache):
-            return [measure_latency(arch, device.name, backend, batch, seq_len) for backend in backends]
+        yield
     finally:
         if started_here:
             ray.shutdown()

@@ -22,12 +22,16 @@ class ReplicaPool:
         self._condition = threading.Condition()
 
     @contextmanager
-    def take(self, device: str) -> Iterator[int]:
-        """Hold an idle replica of ``device`` for the block; yields its index."""
+    def take(self, device: str, replica: int | None = None) -> Iterator[int]:
+        """Hold an idle replica of ``device`` (``replica`` itself, if given) for the block;
+        yields its index."""
         busy, used = self._busy[device], self._used[device]
         with self._condition:
-            self._condition.wait_for(lambda: not all(busy))
-            replica = min((i for i, taken in enumerate(busy) if not taken), key=used.__getitem__)
+            if replica is None:
+                self._condition.wait_for(lambda: not all(busy))
+                replica = min((i for i, taken in enumerate(busy) if not taken), key=used.__getitem__)
+            else:
+                self._condition.wait_for(lambda: not busy[replica])
             busy[replica], used[replica] = True, used[replica] + 1
         try:
             yield replica
