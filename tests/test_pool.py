@@ -1,4 +1,4 @@
-"""The profiler pool on real Ray: placement by custom resources, training kept off measured cores."""
+"""The profiler pool on real Ray: training kept off measured cores, back-to-back blocks, a replica off the pool flagged."""
 
 import json
 import os
@@ -7,10 +7,8 @@ import time
 
 import pytest
 import ray
-from ray.cluster_utils import Cluster
 
 from device_profilers import (
-    Device,
     MeasureProtocol,
     TuningSettings,
     get_broker,
@@ -19,7 +17,6 @@ from device_profilers import (
     running_broker,
     training_turn,
 )
-from device_profilers.devices import host_target
 from device_profilers.latency import MeasureTarget
 from search_spaces import Arch
 
@@ -30,31 +27,6 @@ ONE_BLOCK = MeasureProtocol(
     warmup=1, repeats=3, min_repeat_ms=2, blocks=1, block_pause_s=0, max_blocks=1, quiet_wait_s=0
 )
 NO_TUNING = TuningSettings(trials_per_task=0)
-
-
-@pytest.fixture
-def two_node_cluster():
-    """A head node and a second node that owns the device resource ``device:edge``.
-
-    Both nodes are processes on this machine; the resource is what a board's host
-    would advertise (``ray start --resources '{"device:edge": 1}'``).
-    """
-    ray.shutdown()  # the suite's shared Ray: this test's driver joins its own cluster
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    edge_node = cluster.add_node(num_cpus=1, resources={"device:edge": 1})
-    ray.init(address=cluster.address, log_to_driver=False)
-    yield edge_node
-    ray.shutdown()
-    cluster.shutdown()
-
-
-def test_profilers_are_placed_by_device_resource(two_node_cluster, tmp_path):
-    edge = Device("edge", target=host_target(1), num_threads=1, resources={"device:edge": 1})
-    with running_broker([local_cpu(1), edge], str(tmp_path), NO_TUNING, ONE_BLOCK) as broker:
-        nodes = ray.get(broker.profiler_nodes.remote())
-        assert nodes["edge"] == two_node_cluster.node_id
-        latency = measure_latency(TINY, device="edge", backend="ort", seq_len=16)
-    assert latency.device == "edge" and latency.median_ms > 0
 
 
 def test_measurement_waits_for_training_on_its_node(ray_cluster, tmp_path):

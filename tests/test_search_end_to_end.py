@@ -25,7 +25,7 @@ def test_three_trial_search_writes_the_run_directory_and_finalize_a_bundle(ray_c
             "task": tickets_task(num_train=200, num_dev=100),
             "teacher": {
                 "model": str(tickets_teacher("distilbert", tmp_path / "teacher")),
-                "finetune": {**fast, "epochs": 3},
+                "finetune": {**fast, "epochs": 2},
                 "importance_batches": 2,
             },  # fmt: skip
             # Three architectures: TINY, two of its layers, and two layers of their own shapes.

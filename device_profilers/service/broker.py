@@ -7,7 +7,7 @@ import hashlib
 import statistics
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,10 @@ from .replicas import ReplicaPool
 #: What every replica of a pool times when the broker starts, to compare the replicas.
 CALIBRATION_ARCH = Arch.uniform(2, 128, 2, 512)
 CALIBRATION_SEQ_LEN = 32
+
+
+def _measure_calibration(profiler):
+    return profiler.measure.remote(CALIBRATION_ARCH, "tvm", 1, CALIBRATION_SEQ_LEN)
 
 
 def _profiler_actor(device: Device, cache_dir: str, tuning: TuningSettings, protocol: MeasureProtocol):
@@ -170,16 +174,16 @@ class ProfilerBroker:
         return self._calibrations[device].result()
 
     def _calibrate(self, device: str) -> None:
-        """Time ``CALIBRATION_ARCH`` on every replica of ``device``, one at a time."""
+        """Time ``CALIBRATION_ARCH`` on every replica of ``device``, all at once (each
+        replica one measurement at a time, as always)."""
 
-        def measure(profiler):
-            return profiler.measure.remote(CALIBRATION_ARCH, "tvm", 1, CALIBRATION_SEQ_LEN)
+        def on(replica: int) -> dict:
+            latency = self._measure_now(device, _measure_calibration, replica)
+            return {"replica": replica, "node": latency.node, "median_ms": latency.median_ms}
 
         try:
-            rows = []
-            for replica in range(len(self._profilers[device])):
-                latency = self._measure_now(device, measure, replica)
-                rows.append({"replica": replica, "node": latency.node, "median_ms": latency.median_ms})
+            with ThreadPoolExecutor(len(self._profilers[device])) as pool:
+                rows = list(pool.map(on, range(len(self._profilers[device]))))
             median = statistics.median(row["median_ms"] for row in rows)
             self._calibrations[device].set_result([{**row, "ratio": row["median_ms"] / median} for row in rows])
         except BaseException as error:  # answered to whoever asks for the calibration
