@@ -23,7 +23,7 @@ CONFIG = """
 name: cluster
 task: {num_train: 200, num_dev: 100, seq_len: 16}
 space: {num_layers: [1, 2, 3, 4], num_heads: [2], head_dim: [16], ffn_ratio: [2]}
-search: {num_samples: 3, sampler: random}
+search: {num_samples: 3, sampler: random, trial_cpus: 1, max_concurrent_trials: 2}
 latency: {budget_ms: 1000.0, backend: ort, use_cache: false, replicas: 2, resources: {%s: 1}, protocol: {warmup: 1, repeats: 5, min_repeat_ms: 5, blocks: 2, block_pause_s: 0, max_blocks: 3, quiet_wait_s: 0}}
 training: {epochs: 1}
 """

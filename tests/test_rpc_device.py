@@ -4,6 +4,9 @@ The "remote" device is this machine's CPU registered under a device key, exactly
 phone or a board would register; only the device itself cannot exist here.
 """
 
+import os
+from contextlib import contextmanager
+
 import pytest
 
 from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings, rpc_device
@@ -15,24 +18,34 @@ TINY = Arch.uniform(1, 32, 2, 64)
 QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3)
 
 
-@pytest.fixture
-def loopback_tracker(monkeypatch):
+@contextmanager
+def _loopback(key: str, servers: int, threads: int):
+    """A tracker and ``servers`` RPC servers of ``key`` on loopback, each timing with
+    ``threads`` (set in the environment the server starts in, as a device owner does);
+    yields the tracker's address."""
     from tvm.rpc import server as rpc_server
     from tvm.rpc import tracker as rpc_tracker
 
-    monkeypatch.setenv("TVM_NUM_THREADS", "2")  # sizes the server's pool, as a device owner would
+    os.environ["TVM_NUM_THREADS"] = str(threads)
     tracker = rpc_tracker.Tracker("127.0.0.1", port=9190, port_end=9290, silent=True)
-    server = rpc_server.Server(
-        "127.0.0.1",
-        port=9300,
-        port_end=9400,
-        key="loopback-cpu",
-        tracker_addr=("127.0.0.1", tracker.port),
-        silent=True,
-    )
-    yield f"127.0.0.1:{tracker.port}"
-    server.terminate()
-    tracker.terminate()
+    address = ("127.0.0.1", tracker.port)
+    started = [
+        rpc_server.Server("127.0.0.1", port=9300, port_end=9400, key=key, tracker_addr=address, silent=True)
+        for _ in range(servers)
+    ]
+    try:
+        yield f"127.0.0.1:{tracker.port}"
+    finally:
+        for server in started:
+            server.terminate()
+        tracker.terminate()
+
+
+@pytest.fixture
+def loopback_tracker(monkeypatch):
+    monkeypatch.setenv("TVM_NUM_THREADS", "2")  # restored after the test
+    with _loopback("loopback-cpu", servers=1, threads=2) as address:
+        yield address
 
 
 def test_remote_device_is_tuned_and_timed_through_the_tracker(loopback_tracker, tmp_path):
@@ -62,26 +75,9 @@ def test_unreachable_tracker_fails_with_what_to_check(tmp_path):
 @pytest.fixture
 def two_boards(monkeypatch):
     """Two RPC servers of one key on loopback, one thread each: two identical boards."""
-    from tvm.rpc import server as rpc_server
-    from tvm.rpc import tracker as rpc_tracker
-
-    monkeypatch.setenv("TVM_NUM_THREADS", "1")
-    tracker = rpc_tracker.Tracker("127.0.0.1", port=9190, port_end=9290, silent=True)
-    servers = [
-        rpc_server.Server(
-            "127.0.0.1",
-            port=9300,
-            port_end=9400,
-            key="loopback-board",
-            tracker_addr=("127.0.0.1", tracker.port),
-            silent=True,
-        )  # fmt: skip
-        for _ in range(2)
-    ]
-    yield f"127.0.0.1:{tracker.port}"
-    for server in servers:
-        server.terminate()
-    tracker.terminate()
+    monkeypatch.setenv("TVM_NUM_THREADS", "1")  # restored after the test
+    with _loopback("loopback-board", servers=2, threads=1) as address:
+        yield address
 
 
 def test_a_pool_of_two_boards_measures_in_parallel_and_a_killed_replica_loses_no_request(
