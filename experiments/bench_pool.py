@@ -6,8 +6,8 @@ Starts a TVM RPC tracker and two RPC servers on loopback under one key, each tim
 one thread (two identical boards, as a lab's farm registers them), then, in one run,
 measures the same distinct architectures through a broker whose device has one replica
 and through one whose device has two: every request sent at once, as a search's trials
-send them, once the pool has timed its calibration architecture on every replica (a
-start-up cost, printed apart). Prints measurements per minute of each and their ratio, checks that no
+send them, once every replica's process is warm (the pool's calibration, printed apart,
+and one model per replica, in both pools alike). Prints measurements per minute of each and their ratio, checks that no
 request was lost and that no two timings of one replica overlapped. Nothing is cached or
 tuned, so every request exports, compiles and times its model.
 """
@@ -52,6 +52,10 @@ def run_pool(tracker: str, replicas: int, archs: list[Arch], seq_len: int) -> di
         calibration_start = time.perf_counter()
         calibration = ray.get(broker.calibration.remote(device.name))
         calibration_s = time.perf_counter() - calibration_start
+        # Every replica's process warm (imports, first compile) before the clock starts, in
+        # both pools alike: one model each, not among the timed ones.
+        warm_up = [Arch.uniform(1, 32, 2, 64 * (index + 1)) for index in range(replicas)]
+        ray.get([broker.measure.remote(arch, target) for arch in warm_up])
         start, busy_before = time.perf_counter(), busy_cpu_seconds()
         latencies = ray.get([broker.measure.remote(arch, target) for arch in archs])
         wall_s, busy_s = time.perf_counter() - start, busy_cpu_seconds() - busy_before
