@@ -39,8 +39,3 @@ class ReplicaPool:
             with self._condition:
                 busy[replica] = False
                 self._condition.notify_all()
-
-    def measurements(self, device: str) -> list[int]:
-        """How many measurements each replica of ``device`` has taken."""
-        with self._condition:
-            return list(self._used[device])
