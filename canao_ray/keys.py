@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-#: The objectives of a search, in the order the study stores its values, and their senses.
+#: The default objectives of a search, in the order the study stores its values, and their
+#: senses (``canao_ray.objectives`` names any others).
 SCORE = "score"
 LATENCY_MS = "latency_ms"
 OBJECTIVES = (SCORE, LATENCY_MS)
@@ -16,6 +17,8 @@ MODES = ("max", "min")
 
 #: Result key holding ``latency_ms - budget_ms``: feasible when <= 0 (Optuna's convention).
 CONSTRAINT_KEY = "latency_over_budget_ms"
+#: Result key: where each latency objective after the first was measured, by its metric.
+OTHER_LATENCIES = "latencies"
 #: Result key a trainable sets to True on its last report; False means "more epochs to come".
 FINAL_KEY = "final"
 #: Result key: False for a candidate over the budget, reported once and never trained.
@@ -63,5 +66,7 @@ class TrialReport(TypedDict, total=False):
     latency_over_budget_ms: float
     compile_s: float
     tune_s: float
+    encoder_params: float
+    latencies: dict
     train_device: str
     train_precision: str

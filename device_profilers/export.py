@@ -49,6 +49,16 @@ def graph_inputs(onnx_path: str | os.PathLike) -> list[str]:
     return [i.name for i in graph.input if i.name not in weights]
 
 
+def model_file_bytes(onnx_path: str | os.PathLike) -> int:
+    """Bytes of an exported model as shipped: the graph file and the external data files it names."""
+    import onnx
+
+    path = Path(onnx_path)
+    graph = onnx.load(str(path), load_external_data=False).graph
+    locations = {entry.value for init in graph.initializer for entry in init.external_data if entry.key == "location"}
+    return path.stat().st_size + sum((path.parent / name).stat().st_size for name in locations)
+
+
 def export_onnx(
     model: torch.nn.Module,
     path: str | os.PathLike,

@@ -50,6 +50,8 @@ class Latency:
     node: str = ""  # the Ray node whose profiler measured it (where the device is)
     replica: int = 0  # which of the device's replicas measured it (see Device.replicas)
     fused_ops: tuple[tuple[str, int], ...] = ()  # fused operators of the timed graph (ort-opt)
+    model_bytes: int = 0  # the exported graph with its weights, as shipped (0: the backend timed no ONNX graph)
+    peak_memory_bytes: int = 0  # weights plus planned activation storage of the compiled model (0: not known)
 
     @property
     def target(self) -> MeasureTarget:

@@ -50,7 +50,7 @@ def run(tmp_path):
                 "latency": {"median_ms": latency},
             },
         )
-    write_report(run, study, config.space, config.latency.budget_ms, "canao search")
+    write_report(run, study, config.space, config.resolved_objectives(), "canao search")
     return run
 
 

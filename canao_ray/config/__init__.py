@@ -1,7 +1,8 @@
 """The search configuration: pydantic sections, read from YAML or a dict, errors as one line."""
 
 from .errors import ConfigError
-from .latency import LatencySettings, PredictorSettings, RpcSettings
+from .latency import DeviceSettings, LatencySettings, PredictorSettings, RpcSettings
+from .objectives import LatencyObjective, PeakMemoryObjective
 from .search_config import SearchConfig
 from .sections import (
     DistillSettings,
@@ -15,9 +16,12 @@ from .sections import (
 
 __all__ = [
     "ConfigError",
+    "DeviceSettings",
     "DistillSettings",
     "FinalizeSettings",
+    "LatencyObjective",
     "LatencySettings",
+    "PeakMemoryObjective",
     "PredictorSettings",
     "RpcSettings",
     "SchedulerSettings",

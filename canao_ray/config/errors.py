@@ -51,6 +51,14 @@ def union_tags(annotation: Any) -> dict[str, type[BaseModel]]:
     return tags
 
 
+def item_annotation(annotation: Any) -> Any:
+    """The item type of a ``tuple[X, ...]`` field (``None`` allowed), else None."""
+    for option in typing.get_args(annotation) or (annotation,):
+        if typing.get_origin(option) is tuple:
+            return typing.get_args(option)[0]
+    return None
+
+
 def _untagged(model: type[BaseModel], loc: tuple) -> tuple[tuple, dict[tuple, type[BaseModel]]]:
     """``loc`` without the tags pydantic puts after a tagged union's field, and the model
     each tagged field resolved to (by the field's location)."""
@@ -64,6 +72,10 @@ def _untagged(model: type[BaseModel], loc: tuple) -> tuple[tuple, dict[tuple, ty
             continue
         annotation = holder.model_fields[part].annotation
         tags = union_tags(annotation)
+        item_tags = union_tags(item_annotation(annotation))
+        if not tags and item_tags and len(parts) > 1 and isinstance(parts[0], int) and parts[1] in item_tags:
+            kept.append(parts.pop(0))  # a list of tagged unions: the item's index, then its tag
+            tags = item_tags
         if tags and parts and parts[0] in tags:
             holder = chosen[tuple(kept)] = tags[parts.pop(0)]
         else:
@@ -85,7 +97,10 @@ def _walk(
             inner = chosen.get(loc[: index + 1], unwrap_annotation(info.annotation))
             holder = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
         elif holder is None and info is not None:
-            continue  # an item of a list or a mapping: the field's own info still applies
+            # an item of a list or a mapping: the field's own info still applies, or the
+            # model the item's tagged union resolved to
+            chosen_model = chosen.get(loc[: index + 1])
+            holder = chosen_model if chosen_model is not None else holder
         else:
             return None, None
     return holder, info
@@ -133,6 +148,8 @@ def _message(model: type[BaseModel], error: dict) -> str:
     loc, chosen = _untagged(model, tuple(error["loc"]))
     where = _join(loc) or "config"
     holder, info = _walk(model, loc, chosen)
+    if kind == "objective_entry":
+        return f"{where}: {error['msg']}"
     if kind == "union_tag_invalid":
         return f"{where}: unknown kind {error['ctx']['tag']!r}; choose one of {error['ctx']['expected_tags']}"
     if kind == "missing":

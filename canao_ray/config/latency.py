@@ -51,11 +51,39 @@ class PredictorSettings(Section):
     z: StrictFloat = Field(2.0, gt=0, description="standard deviations of margin")
 
 
+class DeviceSettings(Section):
+    """Another device that latency objectives may name (see ``objectives``): a local one by
+    its known name, or a remote one behind ``rpc`` under any name."""
+
+    rpc: RpcSettings | None = Field(None, description="a remote device behind a TVM RPC tracker")
+    num_threads: StrictInt | None = Field(None, gt=0, description="threads of a local device (unset: every core)")
+    resources: dict[str, Annotated[StrictInt, Field(gt=0)] | Annotated[StrictFloat, Field(gt=0)]] = Field(
+        default_factory=dict, description="Ray custom resources the device's profiler needs"
+    )
+    replicas: StrictInt = Field(1, gt=0, description="identical devices under this name, measured in parallel")
+
+
+def _make_device(name: str, settings: LatencySettings | DeviceSettings, where: str) -> Device:
+    """The device ``settings`` describe under ``name``: remote with ``rpc``, else a known local one."""
+    rpc = settings.rpc
+    if rpc is not None:
+        return rpc_device(
+            name, rpc.tracker, rpc.key, rpc.num_threads, rpc.target, rpc.cc, settings.resources, settings.replicas
+        )
+    try:
+        return resolve_device(name, settings.num_threads).with_resources(settings.resources, settings.replicas)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
 class LatencySettings(Section):
     """Where and how latency is measured, and the hard budget a candidate must meet."""
 
     budget_ms: StrictFloat = Field(
-        1.0, gt=0, json_schema_extra={"unit": "milliseconds"}, description="the latency budget"
+        1.0,
+        gt=0,
+        json_schema_extra={"unit": "milliseconds"},
+        description="the budget of latency.device: in the default objectives, and for a bare latency in objectives",
     )
     device: StrictStr = Field("local-cpu", description=f"{', '.join(KNOWN_DEVICES)}, or any name with rpc")
     backend: Literal[BACKENDS] = Field("tvm", title="backend", description="the runtime latency is measured with")
@@ -83,27 +111,33 @@ class LatencySettings(Section):
         "flagged in the report",
     )
     predictor: PredictorSettings | None = Field(
-        None, description="skip measuring candidates surely over the budget; unset: measure all"
+        None, description="skip measuring candidates surely over the budget of the first latency; unset: measure all"
+    )
+    devices: dict[str, DeviceSettings] = Field(
+        default_factory=dict,
+        description="more devices, by name, for latency objectives on several devices (see objectives)",
     )
 
     @model_validator(mode="after")
     def _device_and_backend_fit(self) -> LatencySettings:
         if self.rpc is not None:
             check_backend(self.backend, remote=True)
-        elif self.device not in KNOWN_DEVICES:
-            raise ValueError(
-                f"device: unknown device {self.device!r}; known devices: {', '.join(KNOWN_DEVICES)} (or add rpc: for a remote one)"
-            )
+        for name, settings in [(self.device, self), *self.devices.items()]:
+            if settings.rpc is None and name not in KNOWN_DEVICES:
+                where = "device" if settings is self else f"devices.{name}"
+                raise ValueError(
+                    f"{where}: unknown device {name!r}; known devices: {', '.join(KNOWN_DEVICES)} (or add rpc: for a remote one)"
+                )
+        if self.device in self.devices:
+            raise ValueError(f"devices.{self.device}: that is latency.device already; list only the other devices")
         return self
 
-    def make_device(self) -> Device:
-        """The device to measure on: a remote one when ``rpc`` is set, else a known local one."""
-        rpc = self.rpc
-        if rpc is not None:
-            return rpc_device(
-                self.device, rpc.tracker, rpc.key, rpc.num_threads, rpc.target, rpc.cc, self.resources, self.replicas
-            )
-        try:
-            return resolve_device(self.device, self.num_threads).with_resources(self.resources, self.replicas)
-        except ValueError as error:
-            raise ConfigError(f"latency.device: {error}") from None
+    def make_device(self, name: str | None = None) -> Device:
+        """Device ``name`` (unset: ``device``): a remote one when its ``rpc`` is set, else a known local one."""
+        if name is None or name == self.device:
+            return _make_device(self.device, self, "latency.device")
+        return _make_device(name, self.devices[name], f"latency.devices.{name}")
+
+    def device_names(self) -> list[str]:
+        """``device``, then the other devices."""
+        return [self.device, *self.devices]

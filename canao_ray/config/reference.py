@@ -9,7 +9,7 @@ import typing
 
 from pydantic import BaseModel
 
-from .errors import union_tags, unwrap_annotation
+from .errors import item_annotation, union_tags, unwrap_annotation
 from .search_config import SearchConfig
 
 
@@ -28,6 +28,14 @@ def _type_name(annotation) -> str:
         return f"mapping of {_type_name(args[0])} to {_type_name(args[1])}"
     names = {bool: "bool", int: "int", float: "number", str: "string", typing.Any: "any value"}
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _mapped_model(annotation) -> type[BaseModel] | None:
+    """The section of a ``dict[str, Section]`` field, else None."""
+    if typing.get_origin(annotation) is dict:
+        inner = typing.get_args(annotation)[1]
+        return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+    return None
 
 
 def _value(value) -> str:
@@ -50,11 +58,26 @@ def _sections(model: type[BaseModel], path: str, instance: BaseModel) -> list[st
         inner = unwrap_annotation(info.annotation)
         value = getattr(instance, name, None)
         kinds = union_tags(info.annotation)
-        if kinds:
+        where = f"{path}.{name}" if path else name
+        item_kinds = {
+            tag: kind
+            for tag, kind in union_tags(item_annotation(info.annotation)).items()
+            if isinstance(kind, type) and issubclass(kind, BaseModel)
+        }
+        mapped = _mapped_model(info.annotation)
+        if item_kinds:
+            lines.append(
+                f"| `{name}` | list of names and mappings, or null | {_value(value)} | {info.description}; "
+                f"the mappings are below |"
+            )
+            nested += [(kind, f"{where}[] ({tag})", kind.model_construct()) for tag, kind in item_kinds.items()]
+        elif mapped is not None:
+            lines.append(f"| `{name}` | mapping of names to the section below | {_value(value)} | {info.description} |")
+            nested.append((mapped, f"{where}.<name>", mapped.model_construct()))
+        elif kinds:
             lines.append(
                 f"| `{name}` | one of the {len(kinds)} kinds below | {_value(_kind_of(value, kinds))} | {info.description} |"
             )
-            where = f"{path}.{name}" if path else name
             for tag, kind in kinds.items():
                 nested.append((kind, f"{where} ({tag})", value if isinstance(value, kind) else kind.model_construct()))
         elif isinstance(inner, type) and issubclass(inner, BaseModel):

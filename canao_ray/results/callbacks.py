@@ -14,7 +14,7 @@ from device_profilers.files import append_record, read_records, trim_partial_lin
 from search_spaces import Arch
 
 from ..data.metrics import METRICS
-from ..keys import CONSTRAINT_KEY, FEASIBLE, FINAL_KEY, LOGGED_METRICS
+from ..keys import CONSTRAINT_KEY, FEASIBLE, FINAL_KEY, LOGGED_METRICS, OBJECTIVES, OTHER_LATENCIES
 from .hypervolume import hypervolume
 
 #: Written by ``HypervolumeHistory`` as trials end, plotted by ``write_report``.
@@ -36,10 +36,12 @@ class TrialsLog(tune.Callback):
 
     A resumed search keeps the file: trials already logged by the interrupted driver are
     not logged again, even when Tune reruns one that ended after its last checkpoint.
+    ``metrics``: the objectives, logged together under ``objectives``.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, metrics: Sequence[str] = OBJECTIVES):
         self.path = Path(path)
+        self.metrics = list(metrics)
         self.logged: set[str] = set()
 
     def setup(self, **info):
@@ -57,6 +59,7 @@ class TrialsLog(tune.Callback):
             "arch_key": arch.key if arch else None,
             "status": status,
             "metrics": {k: result.get(k) for k in (*LOGGED_METRICS, *METRICS) if k in result},
+            "objectives": {m: result.get(m) for m in self.metrics},
             "latency": {
                 "median_ms": result.get("latency_ms"),
                 "p90_ms": result.get("latency_p90_ms"),
@@ -67,6 +70,7 @@ class TrialsLog(tune.Callback):
                 "predicted_ms": result.get("latency_predicted_ms"),
                 "cached": result.get("latency_cached"),
             },
+            **({OTHER_LATENCIES: result[OTHER_LATENCIES]} if OTHER_LATENCIES in result else {}),
             **({"error": error_reason(trial.error_file), "error_file": trial.error_file} if status == "ERROR" else {}),
         }
         append_record(self.path, record)
@@ -108,10 +112,12 @@ class TrialProgress(tune.Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         head = f"[canao] trial {trial.trial_id} {result.get('arch_key')}:"
         if not result.get(FEASIBLE, True):
-            print(
-                f"{head} {self._latency(result)}; over the budget by {result.get(CONSTRAINT_KEY, 0):.3f} ms, not trained",
-                flush=True,
-            )
+            over = [
+                f"by {value:.3f} ms" + (f" on {key[len(CONSTRAINT_KEY) + 1 :]}" if key != CONSTRAINT_KEY else "")
+                for key, value in result.items()
+                if key.startswith(CONSTRAINT_KEY) and value > 0
+            ]
+            print(f"{head} {self._latency(result)}; over the budget {', '.join(over)}, not trained", flush=True)
             return
         score = f"epoch {result.get('epoch')} score {result.get('score', 0):.4f}"
         if result.get("training_iteration") == 1:

@@ -1,13 +1,18 @@
-"""The run's figures: the front among all trials, and the hypervolume as trials finish."""
+"""The run's figures: the front among all trials (each pair of objectives, and in parallel
+coordinates), and the hypervolume as trials finish."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from ..keys import CONSTRAINT_NAME, DUPLICATE_OF, STOPPED_AT
+from ..keys import DUPLICATE_OF, SCORE, STOPPED_AT
+from ..objectives import Objectives
+from .front import over_budget
 
 
 def _pyplot():
@@ -26,35 +31,81 @@ def _save(figure, path: Path) -> None:
     _pyplot().close(figure)
 
 
-def plot_front(study: optuna.Study, front: list[dict], budget_ms: float, path: Path, score_name: str) -> None:
-    """The front, the dominated, stopped-early and over-budget trials, and the budget line."""
+def _trial_groups(study: optuna.Study, front: list[dict], metrics: Sequence[str]) -> dict[str, list[tuple]]:
+    """Every trial's objective values (in ``metrics`` order), grouped: on the front,
+    dominated, stopped early (their last report), over a budget. Repeats are left out."""
     on_front = {row["number"] for row in front}
     groups = {"Pareto front": [], "dominated": [], "stopped early": [], "over budget": []}
     for t in study.get_trials(states=[TrialState.COMPLETE, TrialState.PRUNED]):
         if DUPLICATE_OF in t.user_attrs:
             continue
         if t.state == TrialState.PRUNED:
-            if STOPPED_AT in t.user_attrs:
-                stopped = t.user_attrs[STOPPED_AT]
-                groups["stopped early"].append((stopped["latency_ms"], stopped["score"]))
+            stopped = t.user_attrs.get(STOPPED_AT)
+            if stopped and all(m in stopped for m in metrics):
+                groups["stopped early"].append(tuple(stopped[m] for m in metrics))
             continue
-        over = t.constraints.get(CONSTRAINT_NAME, 0.0) > 0
-        name = "over budget" if over else "Pareto front" if t.number in on_front else "dominated"
-        groups[name].append((t.values[1], t.values[0]))
-    style = {
-        "Pareto front": {"marker": "o", "color": "tab:red"},
-        "dominated": {"marker": "o", "color": "tab:gray"},
-        "stopped early": {"marker": "o", "facecolors": "none", "edgecolors": "tab:gray"},
-        "over budget": {"marker": "x", "color": "black"},
-    }
-    fig, ax = _pyplot().subplots(figsize=(6, 4))
-    for name, points in groups.items():
-        if points:
-            ax.scatter(*zip(*points), label=name, **style[name])
-    ax.axvline(budget_ms, linestyle="--", color="tab:blue", label=f"budget {budget_ms} ms")
-    ax.set_xlabel("latency (ms, TVM-compiled)")
-    ax.set_ylabel(f"dev {score_name}")
-    ax.legend()
+        name = "over budget" if over_budget(t) else "Pareto front" if t.number in on_front else "dominated"
+        groups[name].append(tuple(t.values))
+    return groups
+
+
+_STYLE = {
+    "Pareto front": {"marker": "o", "color": "tab:red"},
+    "dominated": {"marker": "o", "color": "tab:gray"},
+    "stopped early": {"marker": "o", "facecolors": "none", "edgecolors": "tab:gray"},
+    "over budget": {"marker": "x", "color": "black"},
+}
+
+
+def plot_front(study: optuna.Study, front: list[dict], objectives: Objectives, path: Path, score_name: str) -> None:
+    """The trials projected on each pair of objectives (one panel per pair; with two
+    objectives, the one plot of score against latency), each budget as a line."""
+    groups = _trial_groups(study, front, objectives.metrics)
+    labels = [f"dev {score_name}" if o.kind == SCORE else o.label for o in objectives]
+    pairs = [(x, y) for y in range(len(objectives)) for x in range(y + 1, len(objectives))]
+    columns = min(len(pairs), 3)
+    rows = -(-len(pairs) // columns)
+    fig, axes = _pyplot().subplots(rows, columns, figsize=(6 * columns, 4 * rows), squeeze=False)
+    for ax, (x, y) in zip(axes.flat, pairs):
+        for name, points in groups.items():
+            if points:
+                ax.scatter([p[x] for p in points], [p[y] for p in points], label=name, **_STYLE[name])
+        for axis, index in (("x", x), ("y", y)):
+            budget = objectives.items[index].budget
+            if budget is not None:
+                line = ax.axvline if axis == "x" else ax.axhline
+                line(budget, linestyle="--", color="tab:blue", label=f"budget {budget:g}")
+        ax.set_xlabel(labels[x])
+        ax.set_ylabel(labels[y])
+        ax.legend(fontsize="small")
+    for ax in axes.flat[len(pairs) :]:
+        ax.set_visible(False)
+    _save(fig, path)
+
+
+def plot_parallel(front: list[dict], objectives: Objectives, path: Path, score_name: str) -> None:
+    """The front in parallel coordinates: one vertical axis per objective, scaled to the
+    front's range (better up), one line per architecture."""
+    fig, ax = _pyplot().subplots(figsize=(max(6, 2 * len(objectives)), 4))
+    values = np.array([[row[m] for m in objectives.metrics] for row in front], dtype=float).reshape(-1, len(objectives))
+    low, high = values.min(axis=0, initial=np.inf), values.max(axis=0, initial=-np.inf)
+    span = np.where(high > low, high - low, 1.0)
+    scaled = (values - low) / span
+    scaled = np.where([o.mode == "max" for o in objectives], scaled, 1 - scaled)
+    for row, line in zip(front, scaled):
+        ax.plot(range(len(objectives)), line, marker="o", label=row["arch_key"])
+    ax.set_xticks(range(len(objectives)))
+    ax.set_xticklabels(
+        [
+            f"{f'dev {score_name}' if o.kind == SCORE else o.label}\n{lo:.4g} to {hi:.4g}"
+            for o, lo, hi in zip(objectives, low, high)
+        ],
+        fontsize="small",
+    )
+    ax.set_yticks([0, 1])
+    ax.set_yticklabels(["worst on the front", "best"])
+    if len(front) <= 12:
+        ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1, 0.5))
     _save(fig, path)
 
 
@@ -63,5 +114,5 @@ def plot_hypervolume(history: list[dict], path: Path) -> None:
     fig, ax = _pyplot().subplots(figsize=(6, 4))
     ax.step([r["finished"] for r in history], [r["hypervolume"] for r in history], where="post")
     ax.set_xlabel("finished trials")
-    ax.set_ylabel("hypervolume (score x ms)")
+    ax.set_ylabel("hypervolume")
     _save(fig, path)

@@ -10,10 +10,11 @@ import optuna
 from device_profilers.files import read_records, write_atomic
 from search_spaces import ArchSpace
 
-from ..keys import PREDICTED
+from ..keys import PREDICTED, SCORE
+from ..objectives import Objectives
 from .callbacks import HYPERVOLUME_FILE
 from .front import pareto_front, trial_counts
-from .plots import plot_front, plot_hypervolume
+from .plots import plot_front, plot_hypervolume, plot_parallel
 
 
 def predictor_summary(trials: list[dict]) -> str | None:
@@ -42,12 +43,15 @@ REPLICAS_FILE = "replicas.json"
 
 
 def replicas_summary(run_dir: Path) -> list[str]:
-    """The report's lines on a pooled device's replicas (none for a single device): each
+    """The report's lines on each pooled device's replicas (none without a pool): each
     one's calibration time and ratio to the pool's median, flagged beyond the tolerance."""
     path = run_dir / REPLICAS_FILE
     if not path.is_file():
         return []
-    record = json.loads(path.read_text())
+    return [line for record in json.loads(path.read_text()) for line in _replica_table(record)]
+
+
+def _replica_table(record: dict) -> list[str]:
     tolerance = record["tolerance"]
     lines = [
         f"Replicas of {record['device']}, each timing the same calibration architecture "
@@ -84,36 +88,67 @@ def flat_front_warning(front: list[dict], chance: float | None, score_name: str)
     )
 
 
+def _budgets(objectives: Objectives) -> str:
+    budgets = [f"{o.label.replace(' (ms)', '')} at most {o.budget:g} ms" for o in objectives.budgeted]
+    return f"Budgets: {'; '.join(budgets)}." if budgets else "No budgets."
+
+
+def _reference(objectives: Objectives, score_name: str) -> str:
+    """The hypervolume's reference point in words."""
+    parts = [
+        f"{score_name} 0"
+        if o.kind == SCORE
+        else f"the {o.budget:g} ms budget"
+        if o.budget is not None
+        else f"{o.label} 10% beyond the front's worst"  # fmt: skip
+        for o in objectives
+    ]
+    return ", ".join(parts)
+
+
+def _arch_cells(arch: dict | None) -> list:
+    a = arch or {}
+    return [a.get("num_layers"), a.get("hidden_size"), a.get("num_heads"), a.get("intermediate_size")]
+
+
+def _value(objective, value: float) -> str:
+    if objective.kind == "params":
+        return f"{value / 1e6:.2f} M"
+    return f"{value:.4f}" if objective.kind == SCORE else f"{value:.3f}"
+
+
 def write_report(
     run_dir: Path,
     study: optuna.Study,
     space: ArchSpace,
-    budget_ms: float,
+    objectives: Objectives,
     command: str,
     score_name: str = "accuracy",
     chance: float | None = None,
 ) -> list[dict]:
     """``pareto.json``, the plots and ``report.md`` of a finished search; returns the front.
     ``chance`` is the task's chance-level score: a front no better gets a warning."""
-    front = pareto_front(study, space)
+    front = pareto_front(study, space, objectives.metrics)
     write_atomic(run_dir / "pareto.json", json.dumps(front, indent=2))
-    plot_front(study, front, budget_ms, run_dir / "pareto.png", score_name)
+    plot_front(study, front, objectives, run_dir / "pareto.png", score_name)
+    headers = [score_name if o.kind == SCORE else o.label for o in objectives]
     lines = [
         f"# canao-ray search: {study.study_name}",
         "",
-        f"Latency budget: {budget_ms} ms. {trial_counts(study)}",
+        f"{_budgets(objectives)} {trial_counts(study)}",
         "",
         *((f"**Warning: {warning}.**", "") if (warning := flat_front_warning(front, chance, score_name)) else ()),
-        f"| trial | arch | layers | hidden | heads | FFN | {score_name} | latency ms |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| trial | arch | layers | hidden | heads | FFN | {' | '.join(headers)} |",
+        "|---" * (6 + len(headers)) + "|",
     ]
     for row in front:
-        a = row["arch"] or {}
-        lines.append(
-            f"| {row['number']} | {row['arch_key']} | {a.get('num_layers')} | {a.get('hidden_size')} | "
-            f"{a.get('num_heads')} | {a.get('intermediate_size')} | {row['score']:.4f} | {row['latency_ms']:.3f} |"
-        )
-    lines += ["", "![Pareto front](pareto.png)", ""]
+        cells = [row["number"], row["arch_key"], *_arch_cells(row["arch"])]
+        cells += [_value(o, row[o.metric]) for o in objectives]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    lines += ["", "![Pareto front, each pair of objectives](pareto.png)", ""]
+    if len(objectives) > 2 and front:
+        plot_parallel(front, objectives, run_dir / "parallel.png", score_name)
+        lines += ["![The front in parallel coordinates](parallel.png)", ""]
     predictor = predictor_summary(read_records(run_dir / "trials.jsonl"))
     if predictor:
         lines += [predictor, ""]
@@ -123,7 +158,7 @@ def write_report(
         plot_hypervolume(history, run_dir / "hypervolume.png")
         lines += [
             f"Hypervolume after {history[-1]['finished']} finished trials: {history[-1]['hypervolume']:.4g} "
-            f"(score x ms, reference point: score 0 and the {budget_ms} ms budget).",
+            f"(over {', '.join(objectives.metrics)}; reference point: {_reference(objectives, score_name)}).",
             "",
             "![Hypervolume over finished trials](hypervolume.png)",
             "",

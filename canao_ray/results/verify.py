@@ -132,6 +132,7 @@ def _check_study(run_dir: Path, config: SearchConfig, records: list[dict], finis
         verdict.problems.append(f"optuna.db: cannot load study {config.name!r}: {error}")
         return None
     trials = study.get_trials(deepcopy=False)
+    metrics = config.resolved_objectives().metrics
     by_ray_id = {t.user_attrs[RAY_TRIAL_ID]: t for t in trials if RAY_TRIAL_ID in t.user_attrs}
     for record in records:
         trial_id, status = record.get("trial_id"), record.get("status")
@@ -143,13 +144,13 @@ def _check_study(run_dir: Path, config: SearchConfig, records: list[dict], finis
         if wanted is not None and study_trial.state != wanted:
             verdict.problems.append(f"trial {trial_id}: logged {status} but the study holds {study_trial.state.name}")
         elif wanted == TrialState.COMPLETE:
-            logged = (record.get("metrics", {}).get("score"), record.get("latency", {}).get("median_ms"))
-            if not all(
+            logged = _logged_values(record, metrics)
+            if len(logged) != len(study_trial.values) or not all(
                 isinstance(v, (int, float)) and math.isclose(v, s, rel_tol=1e-9, abs_tol=1e-12)
                 for v, s in zip(logged, study_trial.values)
             ):
                 verdict.problems.append(
-                    f"trial {trial_id}: logged (score, latency) {logged} but the study holds {tuple(study_trial.values)}"
+                    f"trial {trial_id}: logged ({', '.join(metrics)}) {logged} but the study holds {tuple(study_trial.values)}"
                 )
     logged_ids = {r.get("trial_id") for r in records}
     unlogged = [rid for rid, t in by_ray_id.items() if t.state.is_finished() and rid not in logged_ids]
@@ -173,14 +174,23 @@ def _check_front(run_dir: Path, config: SearchConfig, study: optuna.Study, verdi
     except (OSError, json.JSONDecodeError) as error:
         verdict.problems.append(f"pareto.json: unreadable ({type(error).__name__})")
         return
-    written, expected = _points(written), _points(pareto_front(study, config.space))
+    metrics = config.resolved_objectives().metrics
+    written, expected = _points(written, metrics), _points(pareto_front(study, config.space, metrics), metrics)
     if written != expected:
         verdict.problems.append(f"pareto.json holds {written} but the study's front is {expected}")
     verdict.summary.append(f"pareto.json: {len(written)} points, as the study says")
 
 
-def _points(front: list[dict]) -> list[tuple]:
-    return sorted((row["arch_key"], row["score"], row["latency_ms"]) for row in front)
+def _points(front: list[dict], metrics: list[str]) -> list[tuple]:
+    return sorted((row["arch_key"], *(row.get(m) for m in metrics)) for row in front)
+
+
+def _logged_values(record: dict, metrics: list[str]) -> tuple:
+    """A trial's objective values as ``trials.jsonl`` logged them (a log written before
+    objectives were logged together holds the score and the latency apart)."""
+    if "objectives" in record:
+        return tuple(record["objectives"].get(m) for m in metrics)
+    return (record.get("metrics", {}).get("score"), record.get("latency", {}).get("median_ms"))
 
 
 def _check_history(path: Path, verdict: Verdict) -> None:
@@ -213,8 +223,9 @@ def _check_cache(config: SearchConfig, verdict: Verdict) -> None:
                 verdict.summary.append(f"latency cache: {len(rows)} entries")
         except sqlite3.DatabaseError as error:
             verdict.problems.append(f"{latency}: not a readable sqlite database ({error})")
-    tuning = cache_dir / "tvm" / config.latency.device
-    for name in ("database_workload.json", "database_tuning_record.json"):
-        if (tuning / name).is_file():
-            count = len(_json_lines(tuning / name, verdict, kind=list))
-            verdict.summary.append(f"tuning database {name}: {count} records")
+    for device in dict.fromkeys(o.device for o in config.resolved_objectives().latencies):
+        tuning = cache_dir / "tvm" / device
+        for name in ("database_workload.json", "database_tuning_record.json"):
+            if (tuning / name).is_file():
+                count = len(_json_lines(tuning / name, verdict, kind=list))
+                verdict.summary.append(f"tuning database of {device}, {name}: {count} records")

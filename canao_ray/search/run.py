@@ -14,12 +14,11 @@ import ray
 import yaml
 from ray import tune
 
-from device_profilers import get_broker, measure_latency, running_broker
+from device_profilers import get_broker, measure_latencies, running_broker
 from device_profilers.files import write_atomic
 
 from ..config import ConfigError, SearchConfig
 from ..data import TaskDataError, chance_score, load_splits, resolved_labels
-from ..keys import MODES, OBJECTIVES
 from ..results import (
     HYPERVOLUME_FILE,
     REPLICAS_FILE,
@@ -35,9 +34,10 @@ from .searcher import ConstrainedOptunaSearch
 from .trainable import train_candidate
 
 
-def hypervolume_reference(config: SearchConfig) -> tuple[float, float]:
-    """Score 0 (chance level or worse adds nothing, for every GLUE metric) and the budget."""
-    return (0.0, config.latency.budget_ms)
+def hypervolume_reference(config: SearchConfig) -> list[float | None]:
+    """Score 0 (chance level or worse adds nothing, for every GLUE metric), then each
+    objective's budget (None for a cost without one: see ``hypervolume``)."""
+    return config.resolved_objectives().reference
 
 
 def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = None) -> Path:
@@ -55,10 +55,12 @@ def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = 
         _check_budget(config)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+        objectives = config.resolved_objectives()
         searcher = ConstrainedOptunaSearch(
             space=config.space,
-            metric=list(OBJECTIVES),
-            mode=list(MODES),
+            metric=objectives.metrics,
+            mode=objectives.modes,
+            constraints=objectives.constraints,
             sampler=make_sampler(config),
             storage=_study_storage(run_dir),
             study_name=config.name,
@@ -78,9 +80,11 @@ def run_search(config: SearchConfig, out_dir: str | Path, address: str | None = 
                 name=config.name,
                 storage_path=str(run_dir / "ray"),
                 callbacks=[
-                    TrialsLog(run_dir / "trials.jsonl"),
+                    TrialsLog(run_dir / "trials.jsonl", objectives.metrics),
                     TrialProgress(),
-                    HypervolumeHistory(run_dir / HYPERVOLUME_FILE, OBJECTIVES, MODES, hypervolume_reference(config)),
+                    HypervolumeHistory(
+                        run_dir / HYPERVOLUME_FILE, objectives.metrics, objectives.modes, objectives.reference
+                    ),
                 ],
                 verbose=1,
             ),
@@ -127,20 +131,24 @@ def _check_and_prepare(config: SearchConfig) -> tuple[SearchConfig, str | None]:
     except (TaskDataError, TeacherError) as error:
         raise ConfigError(str(error)) from None
     config = config.model_copy(update={"task": resolved_labels(config.task, splits)})
-    device = config.latency.make_device()
-    if device.rpc is not None:
-        try:
-            device.rpc.check_reachable()
-        except ConnectionError as error:
-            raise ConfigError(f"latency.rpc.tracker: {error}") from None
+    for device in config.measured_devices():
+        if device.rpc is not None:
+            try:
+                device.rpc.check_reachable()
+            except ConnectionError as error:
+                where = "latency" if device.name == config.latency.device else f"latency.devices.{device.name}"
+                raise ConfigError(f"{where}.rpc.tracker: {error}") from None
     if config.teacher is None:
         return config, None
     return config, str(prepare_teacher(config, config.resolved_cache_dir()))
 
 
 def _init_ray(config: SearchConfig, address: str | None) -> None:
-    """Join or start Ray, then check that some node can host the device's profiler."""
-    wanted = config.latency.make_device().resources
+    """Join or start Ray, then check that some node can host each device's profiler."""
+    wanted: dict[str, float] = {}
+    for device in config.measured_devices():
+        for name, amount in device.resources.items():
+            wanted[name] = max(wanted.get(name, 0), amount)
     # Ray announces its default token authentication on every start, as a warning on
     # stderr; it would stand before canao's own one-line errors and says nothing to act on.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
@@ -185,7 +193,7 @@ def _trainable(config: SearchConfig, teacher_dir: str | None):
 def _profiler_broker(config: SearchConfig):
     """The broker every trial asks for latencies, up for the length of a ``with`` block."""
     return running_broker(
-        [config.latency.make_device()],
+        config.measured_devices(),
         str(config.resolved_cache_dir()),
         config.latency.tuning,
         config.latency.protocol,
@@ -194,33 +202,38 @@ def _profiler_broker(config: SearchConfig):
 
 
 def _check_budget(config: SearchConfig) -> None:
-    """Measure the space's fastest architecture before any trial: if even it is over the
-    budget, every trial would be infeasible, which is a config error, not a search.
-    (The measurement is cached, so a trial that draws it later costs nothing.)"""
-    lat, target = config.latency, config.measure_target()
+    """Measure the space's fastest architecture on every budgeted device before any trial:
+    if even it is over a budget, every trial would be infeasible, which is a config error,
+    not a search. (The measurements are cached, so a trial that draws it costs nothing.)"""
+    budgeted = [o for o in config.resolved_objectives().latencies if o.budget is not None]
     fastest = config.space.smallest()
+    targets = [o.target(config.latency.batch, config.task.seq_len) for o in budgeted]
     try:
-        latency = measure_latency(fastest, target.device, target.backend, target.batch, target.seq_len)
+        latencies = measure_latencies(fastest, targets)
     except ray.exceptions.RayTaskError as error:
         cause = str(error.cause).strip().splitlines()[-1] if error.cause else type(error).__name__
-        raise ConfigError(
-            f"latency: measuring {fastest.key} on {lat.device} ({lat.backend}) failed before any trial: {cause}"
-        ) from None
-    if latency.median_ms > lat.budget_ms:
-        raise ConfigError(
-            f"latency.budget_ms: the space's fastest architecture, {fastest.key}, runs in {latency.median_ms:.3g} ms "
-            f"on {lat.device} ({lat.backend}), over the {lat.budget_ms} ms budget; raise the budget or add smaller choices to the space"
-        )
+        raise ConfigError(f"latency: measuring {fastest.key} failed before any trial: {cause}") from None
+    for objective, latency in zip(budgeted, latencies):
+        if latency.median_ms > objective.budget:
+            where = "latency.budget_ms" if objective.primary and config.objectives is None else "objectives"
+            raise ConfigError(
+                f"{where}: the space's fastest architecture, {fastest.key}, runs in {latency.median_ms:.3g} ms on "
+                f"{objective.device} ({objective.backend}), over the {objective.budget} ms budget; raise the budget "
+                "or add smaller choices to the space"
+            )
 
 
 def _record_replicas(config: SearchConfig, run_dir: Path) -> None:
-    """``replicas.json``: how each replica of a pooled device timed the broker's calibration
-    architecture, for the report to show and flag (nothing for a single device)."""
-    lat = config.latency
-    if lat.replicas > 1:
-        rows = ray.get(get_broker().calibration.remote(lat.device))
-        record = {"device": lat.device, "tolerance": lat.replica_tolerance, "replicas": rows}
-        write_atomic(run_dir / REPLICAS_FILE, json.dumps(record, indent=2))
+    """``replicas.json``: how each replica of each pooled device timed the broker's
+    calibration architecture, for the report to show and flag (nothing without a pool)."""
+    pooled = [device for device in config.measured_devices() if device.replicas > 1]
+    if pooled:
+        tolerance = config.latency.replica_tolerance
+        records = [
+            {"device": d.name, "tolerance": tolerance, "replicas": ray.get(get_broker().calibration.remote(d.name))}
+            for d in pooled
+        ]
+        write_atomic(run_dir / REPLICAS_FILE, json.dumps(records, indent=2))
 
 
 def _write_results(config: SearchConfig, run_dir: Path) -> Path:
@@ -230,7 +243,8 @@ def _write_results(config: SearchConfig, run_dir: Path) -> Path:
     splits = load_splits(config.task)
     chance = chance_score(splits.task, np.asarray(splits.train["label"]), np.asarray(splits.validation["label"]))
     score = config.task.score_name
-    front = write_report(run_dir, study, config.space, config.latency.budget_ms, _command_line(), score, chance)
+    objectives = config.resolved_objectives()
+    front = write_report(run_dir, study, config.space, objectives, _command_line(), score, chance)
     warning = flat_front_warning(front, chance, score)
     if warning:
         print(f"[canao] warning: {warning}", flush=True)

@@ -6,15 +6,15 @@ import optuna
 from ray import tune
 
 from ..config import SearchConfig
-from ..keys import EPOCH, MODES, OBJECTIVES, SCORE
+from ..keys import EPOCH, SCORE
 from .controller import ControllerSampler, budget_reward
 from .scheduler import ParetoASHA
 
 
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
-    """The configured sampler. All but ``random`` read the latency budget from the constraint
-    each trial carries (see ``ConstrainedOptunaSearch``); the controller folds it into its
-    reward instead."""
+    """The configured sampler. All but ``random`` read the budgets from the constraints each
+    trial carries (see ``ConstrainedOptunaSearch``); the controller folds the first
+    latency's into its reward instead, and sees no other cost."""
     s = config.search
     if s.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=s.population_size, seed=s.seed)
@@ -23,7 +23,10 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     if s.sampler == "gp":
         return optuna.samplers.GPSampler(seed=s.seed)
     if s.sampler == "controller":
-        return ControllerSampler(budget_reward(config.latency.budget_ms), seed=s.seed)
+        objectives = config.resolved_objectives()
+        first = objectives.latencies[0]
+        reward = budget_reward(first.budget, latency_index=objectives.metrics.index(first.metric))
+        return ControllerSampler(reward, seed=s.seed)
     return optuna.samplers.RandomSampler(seed=s.seed)
 
 
@@ -33,7 +36,8 @@ def make_scheduler(config: SearchConfig) -> tune.schedulers.TrialScheduler | Non
     if s.kind == "none" or epochs <= s.grace_period:
         return None
     if s.kind == "pareto_asha":
-        return ParetoASHA(OBJECTIVES, MODES, EPOCH, epochs, s.grace_period, s.reduction_factor)
+        objectives = config.resolved_objectives()
+        return ParetoASHA(objectives.metrics, objectives.modes, EPOCH, epochs, s.grace_period, s.reduction_factor)
     # Ray's ASHA knows one metric: the score (latency does not change during a trial).
     return tune.schedulers.ASHAScheduler(
         metric=SCORE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 import optuna
 from optuna.trial import TrialState
@@ -32,10 +33,9 @@ def finished_twin(study: optuna.Study, trial: optuna.Trial, same=None) -> optuna
 
 
 def answer_from(study: optuna.Study, trial: optuna.Trial, earlier: optuna.trial.FrozenTrial) -> None:
-    """Tell ``trial`` what ``earlier`` was told (its constraint, its values or PRUNED), marked a repeat."""
-    constraint = earlier.constraints.get(CONSTRAINT_NAME)
-    if constraint is not None:
-        trial.set_constraint(CONSTRAINT_NAME, constraint)
+    """Tell ``trial`` what ``earlier`` was told (its constraints, its values or PRUNED), marked a repeat."""
+    for name, value in earlier.constraints.items():
+        trial.set_constraint(name, value)
     trial.set_user_attr(DUPLICATE_OF, earlier.number)
     if earlier.state == TrialState.PRUNED:
         study.tell(trial, state=TrialState.PRUNED)
@@ -44,13 +44,14 @@ def answer_from(study: optuna.Study, trial: optuna.Trial, earlier: optuna.trial.
 
 
 class ConstrainedOptunaSearch(OptunaSearch):
-    """Multi-objective OptunaSearch that records the latency budget as a constraint.
+    """Multi-objective OptunaSearch that records latency budgets as constraints.
 
     On top of Ray's OptunaSearch:
 
-    - the budget violation reported under ``CONSTRAINT_KEY`` is stored with
-      ``Trial.set_constraint`` before ``tell``, so constrained samplers (NSGA-II, TPE,
-      GP) and ``study.best_trials`` see feasibility;
+    - each budget violation a trial reports (``constraints`` maps its result key to the
+      study's constraint name; by default ``CONSTRAINT_KEY``, the one latency budget) is
+      stored with ``Trial.set_constraint`` before ``tell``, so constrained samplers
+      (NSGA-II, TPE, GP) and ``study.best_trials`` see feasibility;
     - a trial whose last report says ``final: False`` was stopped early by a scheduler:
       it is told PRUNED, so its partly trained accuracy never enters the front (Ray's
       OptunaSearch would tell it COMPLETE);
@@ -74,10 +75,18 @@ class ConstrainedOptunaSearch(OptunaSearch):
       study but not in the restored experiment, and a resumed search would run one more.
     """
 
-    def __init__(self, *args, max_resamples: int = MAX_RESAMPLES, num_samples: int | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        max_resamples: int = MAX_RESAMPLES,
+        num_samples: int | None = None,
+        constraints: Mapping[str, str] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.max_resamples = max_resamples
         self.num_samples = num_samples
+        self.constraints = dict(constraints if constraints is not None else {CONSTRAINT_KEY: CONSTRAINT_NAME})
 
     @staticmethod
     def convert_search_space(spec: dict) -> TuneSpace | dict:
@@ -175,7 +184,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
             ot_trial.set_user_attr(STOPPED_AT, dict(zip(self.metric, values)))
             self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
         else:
-            if CONSTRAINT_KEY in result:
-                ot_trial.set_constraint(CONSTRAINT_NAME, result[CONSTRAINT_KEY])
+            for key, name in self.constraints.items():
+                if key in result:
+                    ot_trial.set_constraint(name, result[key])
             self._ot_study.tell(ot_trial, values)
         self._completed_trials.add(trial_id)

@@ -25,6 +25,9 @@ class CompileStats:
     reused_tasks: int = 0
     #: Fused operators in the graph that was timed, by kind (ONNX Runtime's optimizer).
     fused_ops: tuple[tuple[str, int], ...] = ()
+    #: Memory the compiled model holds while it runs: its weights and its activation
+    #: storage as the compiler planned it (0 where the backend does not say).
+    peak_memory_bytes: int = 0
 
 
 class Backend(Protocol):

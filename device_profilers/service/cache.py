@@ -9,6 +9,9 @@ from pathlib import Path
 
 from ..latency import Latency
 
+#: The newest field every measurement records: an entry without it is from an older canao.
+RECORDED_SINCE = "model_bytes"
+
 
 class LatencyCache:
     """Latencies keyed by model and ``MeasureTarget`` (``MeasureTarget.cache_key``).
@@ -30,9 +33,12 @@ class LatencyCache:
             yield db
 
     def get(self, key: str) -> Latency | None:
+        """The latency stored under ``key``; None for one written before measurements
+        recorded the model's size and memory (measured again, then replaced)."""
         with self._connect() as db:
             row = db.execute("SELECT value FROM latency WHERE key = ?", (key,)).fetchone()
-        return Latency.from_dict(json.loads(row[0])) if row else None
+        values = json.loads(row[0]) if row else {}
+        return Latency.from_dict(values) if RECORDED_SINCE in values else None
 
     def put(self, key: str, latency: Latency) -> None:
         with self._connect() as db:

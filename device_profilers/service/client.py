@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,6 +85,15 @@ def measure_latency(arch: Arch | dict, *where, broker_name: str = BROKER_NAME, *
     ``backend="tvm"``, ``batch=1``, ``seq_len=128``), by position or by name.
     """
     return ray.get(get_broker(broker_name).measure.remote(arch, MeasureTarget(*where, **named)))
+
+
+def measure_latencies(
+    arch: Arch | dict, targets: Sequence[MeasureTarget], broker_name: str = BROKER_NAME
+) -> list[Latency]:
+    """Latencies of ``arch`` at each of ``targets``, asked for at once: different devices
+    measure in parallel, while each device still takes its requests one at a time."""
+    broker = get_broker(broker_name)
+    return ray.get([broker.measure.remote(arch, target) for target in targets])
 
 
 def predict_latency(arch: Arch | dict, *where, broker_name: str = BROKER_NAME, **named) -> Prediction | None:

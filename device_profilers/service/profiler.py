@@ -75,6 +75,8 @@ class DeviceProfiler:
             return self._time(name, runner, None, onnx_path, batch, seq_len, 0.0, started_at)
 
     def _time(self, key, runner: Backend, model, onnx_path, batch, seq_len, export_s, started_at) -> Latency:
+        from ..export import model_file_bytes  # torch, imported where it is needed
+
         waited_before = self._probe.waited_s
         blocks_ms, stats = runner.measure(
             model, onnx_path, batch, seq_len, self.protocol, self._probe.wait_until_normal
@@ -94,6 +96,8 @@ class DeviceProfiler:
             measured_at=time.time(),
             node=self.node_id(),
             fused_ops=stats.fused_ops,
+            model_bytes=model_file_bytes(onnx_path) if onnx_path is not None else 0,
+            peak_memory_bytes=stats.peak_memory_bytes,
             **summarize(blocks_ms),
         )
 

@@ -17,6 +17,7 @@ from ...measurement import MeasureProtocol, in_blocks, warm_up
 from ..base import CompileStats
 from ..tuning import TuningSettings
 from .lowering import lower
+from .memory import planned_bytes
 from .runtime import set_runtime_threads
 from .task_tuner import TaskTuner
 
@@ -63,8 +64,15 @@ class TvmBackend:
             mod = tvm.transform.Sequential(prepack if weights_apart else [*prepack, relax.transform.FoldConstant()])(
                 mod
             )
-        executable = tvm.compile(mod, target=self.target)
-        stats = CompileStats(time.perf_counter() - start - tune_s, tune_s, len(new), len(hot) - len(new))
+            mod = relax.get_pipeline("default")(mod)  # what tvm.compile runs, here to read the memory plan
+        executable = tvm.compile(mod, target=self.target, relax_pipeline=None)
+        stats = CompileStats(
+            time.perf_counter() - start - tune_s,
+            tune_s,
+            len(new),
+            len(hot) - len(new),
+            peak_memory_bytes=planned_bytes(mod, weights),
+        )
         return executable, weights, stats
 
     def export_library(self, executable, path: str | os.PathLike) -> None:
