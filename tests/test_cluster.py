@@ -68,7 +68,7 @@ def test_latency_is_measured_on_the_nodes_with_the_device_split_between_its_repl
     assert len(latencies) == 3
     assert {latency["node"] for latency in latencies} == {node.node_id for node in device_nodes}
     assert {latency["replica"] for latency in latencies} == {0, 1}
-    replicas = json.loads((run_dir / "replicas.json").read_text())  # each replica's calibration
+    (replicas,) = json.loads((run_dir / "replicas.json").read_text())  # each replica's calibration
     assert [row["replica"] for row in replicas["replicas"]] == [0, 1] and replicas["tolerance"] == 0.1
     assert "Replicas of local-cpu" in (run_dir / "report.md").read_text()
 

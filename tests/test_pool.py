@@ -101,7 +101,7 @@ def test_the_report_flags_a_replica_off_the_pools_median(tmp_path):
     rows = [
         {"replica": r, "node": f"node{r}", "median_ms": ms, "ratio": ms / 2.0} for r, ms in enumerate((2.0, 2.1, 2.6))
     ]
-    (tmp_path / "replicas.json").write_text(json.dumps({"device": "rk3588", "tolerance": 0.1, "replicas": rows}))
+    (tmp_path / "replicas.json").write_text(json.dumps([{"device": "rk3588", "tolerance": 0.1, "replicas": rows}]))
     lines = replicas_summary(tmp_path)
     flagged = [line for line in lines if "off the pool" in line]
     assert len(flagged) == 1 and flagged[0].startswith("| 2 |") and "+30%" in flagged[0]

@@ -4,10 +4,8 @@ The "remote" device is this machine's CPU registered under a device key, exactly
 phone or a board would register; only the device itself cannot exist here.
 """
 
-import os
-from contextlib import contextmanager
-
 import pytest
+from loopback import rpc_loopback
 
 from device_profilers import DeviceProfiler, MeasureProtocol, TuningSettings, rpc_device
 from search_spaces import Arch
@@ -18,33 +16,10 @@ TINY = Arch.uniform(1, 32, 2, 64)
 QUICK = MeasureProtocol(warmup=2, repeats=5, min_repeat_ms=5, blocks=2, block_pause_s=0, max_blocks=3)
 
 
-@contextmanager
-def _loopback(key: str, servers: int, threads: int):
-    """A tracker and ``servers`` RPC servers of ``key`` on loopback, each timing with
-    ``threads`` (set in the environment the server starts in, as a device owner does);
-    yields the tracker's address."""
-    from tvm.rpc import server as rpc_server
-    from tvm.rpc import tracker as rpc_tracker
-
-    os.environ["TVM_NUM_THREADS"] = str(threads)
-    tracker = rpc_tracker.Tracker("127.0.0.1", port=9190, port_end=9290, silent=True)
-    address = ("127.0.0.1", tracker.port)
-    started = [
-        rpc_server.Server("127.0.0.1", port=9300, port_end=9400, key=key, tracker_addr=address, silent=True)
-        for _ in range(servers)
-    ]
-    try:
-        yield f"127.0.0.1:{tracker.port}"
-    finally:
-        for server in started:
-            server.terminate()
-        tracker.terminate()
-
-
 @pytest.fixture
 def loopback_tracker(monkeypatch):
     monkeypatch.setenv("TVM_NUM_THREADS", "2")  # restored after the test
-    with _loopback("loopback-cpu", servers=1, threads=2) as address:
+    with rpc_loopback("loopback-cpu", servers=1, threads=2) as address:
         yield address
 
 
@@ -76,7 +51,7 @@ def test_unreachable_tracker_fails_with_what_to_check(tmp_path):
 def two_boards(monkeypatch):
     """Two RPC servers of one key on loopback, one thread each: two identical boards."""
     monkeypatch.setenv("TVM_NUM_THREADS", "1")  # restored after the test
-    with _loopback("loopback-board", servers=2, threads=1) as address:
+    with rpc_loopback("loopback-board", servers=2, threads=1) as address:
         yield address
 
 
