@@ -15,6 +15,7 @@ from device_profilers import BACKENDS
 
 from .config import ConfigError, LatencySettings, SearchConfig
 from .config.errors import config_error
+from .objectives import MB
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -214,12 +215,14 @@ def _profile(args: argparse.Namespace) -> int:
             print(json.dumps({"calibration": replica}))
         return 0
     print(
-        f"{'arch':<20} {'device':<10} {'backend':<8} {'batch':>5} {'seq':>5} {'median ms':>10} {'p90 ms':>9} {'cv %':>6} {'compile s':>10} {'tune s':>8}"
+        f"{'arch':<20} {'device':<10} {'backend':<8} {'batch':>5} {'seq':>5} {'median ms':>10} {'p90 ms':>9} {'cv %':>6} "
+        f"{'compile s':>10} {'tune s':>8} {'file MB':>8} {'peak MB':>8}"
     )
     for lat in latencies:
         print(
             f"{lat.arch_key:<20} {lat.device:<10} {lat.backend:<8} {lat.batch:>5} {lat.seq_len:>5} "
-            f"{lat.median_ms:>10.3f} {lat.p90_ms:>9.3f} {100 * lat.cv:>6.2f} {lat.compile_s:>10.1f} {lat.tune_s:>8.1f}"
+            f"{lat.median_ms:>10.3f} {lat.p90_ms:>9.3f} {100 * lat.cv:>6.2f} {lat.compile_s:>10.1f} {lat.tune_s:>8.1f} "
+            f"{_megabytes(lat.model_bytes):>8} {_megabytes(lat.peak_memory_bytes):>8}"
             + ("  (cached)" if lat.cached else "")
             + ("  fused: " + ", ".join(f"{op} {n}" for op, n in lat.fused_ops) if lat.fused_ops else "")
         )
@@ -230,6 +233,11 @@ def _profile(args: argparse.Namespace) -> int:
             f"{row['ratio']:.3f}x the pool's median" + ("  OFF THE POOL" if off else "")
         )
     return 0
+
+
+def _megabytes(size: int) -> str:
+    """A size in MB for the table; "-" where the backend did not say."""
+    return f"{size / MB:.2f}" if size else "-"
 
 
 def _replicas(device, settings: LatencySettings) -> list[dict]:

@@ -38,3 +38,15 @@ def test_crowded_middle_of_a_front_stops_once_the_ends_are_known():
     assert _report(scheduler, "middle", 0.80, 2.7) == TrialScheduler.STOP
     # A new end of the front is never stopped.
     assert _report(scheduler, "faster", 0.65, 0.3) == TrialScheduler.CONTINUE
+
+
+def test_a_third_objective_keeps_a_trial_that_two_would_stop():
+    """Slower and less accurate than "big", so stopped over two objectives; on a board
+    where it is the fastest, it is Pareto-optimal over three and continues."""
+    metrics, modes = ("score", "latency_ms", "latency_ms@board:tvm"), ("max", "min", "min")
+    two, three = ParetoASHA(max_t=4), ParetoASHA(metrics, modes, max_t=4)
+    results = {"big": (0.90, 5.0, 9.0), "fast": (0.70, 0.5, 8.0), "odd": (0.60, 6.0, 1.0)}
+    for trial_id, values in results.items():
+        report = {**dict(zip(metrics, values)), "epoch": 1}
+        decisions = [s.on_trial_result(None, SimpleNamespace(trial_id=trial_id), report) for s in (two, three)]
+    assert decisions == [TrialScheduler.STOP, TrialScheduler.CONTINUE]

@@ -86,7 +86,7 @@ def plot_front(study: optuna.Study, front: list[dict], objectives: Objectives, p
 def plot_parallel(front: list[dict], objectives: Objectives, path: Path, score_name: str) -> None:
     """The front in parallel coordinates: one vertical axis per objective, scaled to the
     front's range (better up), one line per architecture."""
-    fig, ax = _pyplot().subplots(figsize=(max(6, 2 * len(objectives)), 4))
+    fig, ax = _pyplot().subplots(figsize=(max(6, 2.5 * len(objectives)), 4))
     values = np.array([[row[m] for m in objectives.metrics] for row in front], dtype=float).reshape(-1, len(objectives))
     low, high = values.min(axis=0, initial=np.inf), values.max(axis=0, initial=-np.inf)
     span = np.where(high > low, high - low, 1.0)
@@ -95,12 +95,9 @@ def plot_parallel(front: list[dict], objectives: Objectives, path: Path, score_n
     for row, line in zip(front, scaled):
         ax.plot(range(len(objectives)), line, marker="o", label=row["arch_key"])
     ax.set_xticks(range(len(objectives)))
+    names = [f"dev {score_name}" if o.kind == SCORE else o.label.replace(", ", ",\n") for o in objectives]
     ax.set_xticklabels(
-        [
-            f"{f'dev {score_name}' if o.kind == SCORE else o.label}\n{lo:.4g} to {hi:.4g}"
-            for o, lo, hi in zip(objectives, low, high)
-        ],
-        fontsize="small",
+        [f"{name}\n{lo:.4g} to {hi:.4g}" for name, lo, hi in zip(names, low, high)], fontsize="small"
     )
     ax.set_yticks([0, 1])
     ax.set_yticklabels(["worst on the front", "best"])
