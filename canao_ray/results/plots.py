@@ -96,9 +96,7 @@ def plot_parallel(front: list[dict], objectives: Objectives, path: Path, score_n
         ax.plot(range(len(objectives)), line, marker="o", label=row["arch_key"])
     ax.set_xticks(range(len(objectives)))
     names = [f"dev {score_name}" if o.kind == SCORE else o.label.replace(", ", ",\n") for o in objectives]
-    ax.set_xticklabels(
-        [f"{name}\n{lo:.4g} to {hi:.4g}" for name, lo, hi in zip(names, low, high)], fontsize="small"
-    )
+    ax.set_xticklabels([f"{name}\n{lo:.4g} to {hi:.4g}" for name, lo, hi in zip(names, low, high)], fontsize="small")
     ax.set_yticks([0, 1])
     ax.set_yticklabels(["worst on the front", "best"])
     if len(front) <= 12:
