@@ -5,19 +5,33 @@ parser calls ``inspect.stack()`` with source context for each of its ~500 functi
 ``inspect.getmodule`` rescans ``sys.modules`` for every frame. During that one import
 the stack is taken without source context (TVM reads it only for class-scoped
 TVMScript, which the library has none of) and ``getmodule`` answers per file from a
-memo; both are restored afterwards, and the imported functions are the same.
+memo; both are restored afterwards, and the imported functions are the same. A process
+that compiles for CPUs only leaves the CUDA intrinsics out (most of the import's time),
+and every process the ROCm and Hexagon ones.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import inspect
 import sys
+import types
 
 
-def import_tensor_intrinsics() -> None:
-    """Import ``tvm.s_tir.tensor_intrin`` once, quickly (see the module docstring)."""
-    if "tvm.s_tir.tensor_intrin" in sys.modules:
-        return
+#: The CUDA part of the library: three quarters of its import time, and of no use to a CPU.
+_CUDA_INTRINSICS = "tvm.s_tir.tensor_intrin.cuda"
+#: Parts for targets no device here has (AMD GPUs, Hexagon DSPs).
+_NEVER_USED = ("tvm.s_tir.tensor_intrin.rocm", "tvm.s_tir.tensor_intrin.hexagon")
+
+
+class _LeftOut(types.ModuleType):
+    """Stands in for a part of the library this process compiles for no target of."""
+
+
+@contextlib.contextmanager
+def _quick_tvmscript():
+    """TVMScript parsing without source context in stacks and with a memo of ``getmodule``."""
     original_stack, original_getmodule = inspect.stack, inspect.getmodule
     by_file: dict[str, object] = {}
 
@@ -32,9 +46,25 @@ def import_tensor_intrinsics() -> None:
     inspect.stack = lambda context=1: original_stack(0)
     inspect.getmodule = getmodule
     try:
-        import tvm.s_tir.tensor_intrin  # noqa: F401
+        yield
     finally:
         inspect.stack, inspect.getmodule = original_stack, original_getmodule
+
+
+def import_tensor_intrinsics(cuda: bool = False) -> None:
+    """Import ``tvm.s_tir.tensor_intrin`` once, quickly (see the module docstring), its
+    CUDA intrinsics only for a ``cuda`` target (imported then if an earlier call left
+    them out)."""
+    if cuda and isinstance(sys.modules.get(_CUDA_INTRINSICS), _LeftOut):
+        del sys.modules[_CUDA_INTRINSICS]
+        with _quick_tvmscript():
+            importlib.import_module(_CUDA_INTRINSICS)
+    if "tvm.s_tir.tensor_intrin" in sys.modules:
+        return
+    for name in (*_NEVER_USED, *(() if cuda else (_CUDA_INTRINSICS,))):
+        sys.modules.setdefault(name, _LeftOut(name))
+    with _quick_tvmscript():
+        import tvm.s_tir.tensor_intrin  # noqa: F401
 
 
 #: The tensor intrinsic the ``Matmul`` rule maps uint8 x int8 products onto (registered on first use).

@@ -31,7 +31,7 @@ class TaskTuner:
     """
 
     def __init__(self, device: Device, work_dir: Path, settings: TuningSettings):
-        import_tensor_intrinsics()
+        import_tensor_intrinsics(cuda=device.runtime_kind == "cuda")
         self.device = device
         self.settings = settings
         self.work_dir = work_dir
