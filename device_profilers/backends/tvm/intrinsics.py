@@ -18,7 +18,6 @@ import inspect
 import sys
 import types
 
-
 #: The CUDA part of the library: three quarters of its import time, and of no use to a CPU.
 _CUDA_INTRINSICS = "tvm.s_tir.tensor_intrin.cuda"
 #: Parts for targets no device here has (AMD GPUs, Hexagon DSPs).
