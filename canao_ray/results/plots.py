@@ -11,7 +11,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..keys import DUPLICATE_OF, SCORE, STOPPED_AT
-from ..objectives import Objectives
+from ..objectives import Objective, Objectives
 from .front import over_budget
 
 
@@ -57,11 +57,16 @@ _STYLE = {
 }
 
 
+def _label(objective: Objective, score_name: str) -> str:
+    """An axis's label: the task's score on the dev split, or the cost with its unit."""
+    return f"dev {score_name}" if objective.kind == SCORE else objective.label
+
+
 def plot_front(study: optuna.Study, front: list[dict], objectives: Objectives, path: Path, score_name: str) -> None:
     """The trials projected on each pair of objectives (one panel per pair; with two
     objectives, the one plot of score against latency), each budget as a line."""
     groups = _trial_groups(study, front, objectives.metrics)
-    labels = [f"dev {score_name}" if o.kind == SCORE else o.label for o in objectives]
+    labels = [_label(o, score_name) for o in objectives]
     pairs = [(x, y) for y in range(len(objectives)) for x in range(y + 1, len(objectives))]
     columns = min(len(pairs), 3)
     rows = -(-len(pairs) // columns)
@@ -95,7 +100,7 @@ def plot_parallel(front: list[dict], objectives: Objectives, path: Path, score_n
     for row, line in zip(front, scaled):
         ax.plot(range(len(objectives)), line, marker="o", label=row["arch_key"])
     ax.set_xticks(range(len(objectives)))
-    names = [f"dev {score_name}" if o.kind == SCORE else o.label.replace(", ", ",\n") for o in objectives]
+    names = [_label(o, score_name).replace(", ", ",\n") for o in objectives]
     ax.set_xticklabels([f"{name}\n{lo:.4g} to {hi:.4g}" for name, lo, hi in zip(names, low, high)], fontsize="small")
     ax.set_yticks([0, 1])
     ax.set_yticklabels(["worst on the front", "best"])

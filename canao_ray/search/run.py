@@ -205,7 +205,7 @@ def _check_budget(config: SearchConfig) -> None:
     """Measure the space's fastest architecture on every budgeted device before any trial:
     if even it is over a budget, every trial would be infeasible, which is a config error,
     not a search. (The measurements are cached, so a trial that draws it costs nothing.)"""
-    budgeted = [o for o in config.resolved_objectives().latencies if o.budget is not None]
+    budgeted = config.resolved_objectives().budgeted
     fastest = config.space.smallest()
     targets = [o.target(config.latency.batch, config.task.seq_len) for o in budgeted]
     try:
