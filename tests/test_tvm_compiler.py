@@ -45,6 +45,37 @@ def test_fast_math_logits_agree_with_onnx_runtime(onnx_path):
     assert np.abs(compiled - reference).max() < 1e-5
 
 
+def test_constants_are_folded_before_relax_so_its_fold_constant_compiles_nothing_in_a_timed_build(tmp_path):
+    """The exporter's constant subgraphs go in ONNX Runtime and the importer's index
+    guards in numpy; what reaches relax's ``FoldConstant`` has nothing left to fold (each
+    fold there is an LLVM build). At sequence 64 the exporter's own folder leaves the
+    attention mask and the token-type ids (it logs "Evaluation failed" on them)."""
+    import onnx
+    from tvm.relax.frontend.onnx import from_onnx
+
+    from device_profilers.backends.tvm.index_constants import FoldIndexConstants
+    from device_profilers.backends.tvm.lowering import fold_constant_nodes, weights_as_inputs
+
+    seq_len = 64
+    graph = onnx.load(str(export_onnx(build_classifier(ARCH, seq_len), tmp_path / "model.onnx", 1, seq_len)))
+    assert fold_constant_nodes(graph) >= 2
+    graph, _ = weights_as_inputs(graph)  # as timed; constant weights' transposes are relax's to fold
+    target = TvmBackend(local_cpu(), tmp_path / "cache", TuningSettings(trials_per_task=0)).target
+    with target:
+        imported = from_onnx(graph, shape_dict={"input_ids": [1, seq_len]})
+        module = relax.transform.LegalizeOps()(FoldIndexConstants()(imported))
+        assert _kernel_calls(relax.transform.FoldConstant()(module)) == _kernel_calls(module)
+
+
+def _kernel_calls(module) -> int:
+    calls = []
+    relax.analysis.post_order_visit(
+        module["main"],
+        lambda e: calls.append(e) if isinstance(e, relax.Call) and e.op.name == "relax.call_tir" else None,
+    )
+    return len(calls)
+
+
 def test_softmax_norm_and_layout_kernels_are_scheduled_at_lowering_in_parallel_and_vectorised(onnx_path):
     backend = TvmBackend(local_cpu(), onnx_path.parent / "cache", TuningSettings(trials_per_task=0))
     module, _ = lower(onnx_path, 1, SEQ_LEN, backend.target, weights_apart=True)  # schedules them
