@@ -11,10 +11,7 @@ from search_spaces import Arch, bert_classifier
 
 from ._torch_onnx import export_program
 from .files import atomic_path, scratch_dir
-
-#: Vocabulary size used when only latency matters: the embedding lookup's cost does not
-#: depend on it, and a small table keeps export and compilation fast.
-LATENCY_VOCAB_SIZE = 1024
+from .latency_graph import LATENCY_VOCAB_SIZE
 
 
 def build_classifier(arch: Arch, seq_len: int, vocab_size: int = LATENCY_VOCAB_SIZE) -> torch.nn.Module:
@@ -34,29 +31,6 @@ class LogitsOnly(torch.nn.Module):
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
         return self.classifier(**dict(zip(self.inputs, tensors))).logits
-
-
-def graph_inputs(onnx_path: str | os.PathLike) -> list[str]:
-    """Names of the graph's real inputs (not weights listed as inputs by old exporters).
-
-    Every one is taken to be a [batch, sequence] int64 token tensor, as in a BERT-family
-    model (input_ids, attention_mask, token_type_ids); timing feeds them zeros.
-    """
-    import onnx
-
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    weights = {init.name for init in graph.initializer}
-    return [i.name for i in graph.input if i.name not in weights]
-
-
-def model_file_bytes(onnx_path: str | os.PathLike) -> int:
-    """Bytes of an exported model as shipped: the graph file and the external data files it names."""
-    import onnx
-
-    path = Path(onnx_path)
-    graph = onnx.load(str(path), load_external_data=False).graph
-    locations = {entry.value for init in graph.initializer for entry in init.external_data if entry.key == "location"}
-    return path.stat().st_size + sum((path.parent / name).stat().st_size for name in locations)
 
 
 def export_onnx(
@@ -89,6 +63,9 @@ def export_onnx(
     )
     program = export_program(LogitsOnly(model, inputs).eval(), examples, list(inputs), ["logits"])
     _contiguous_initializers(program.model)
+    for node in program.model.graph:
+        # Which torch module and line each node came from: a third of a small model's file.
+        node.metadata_props.clear()
     with atomic_path(path) as partial:
         if precision == "int8":
             with scratch_dir() as tmp:

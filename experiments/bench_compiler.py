@@ -170,7 +170,7 @@ def main() -> int:
             max_task_share=args.max_task_share,
             trials_per_round=args.trials_per_round,
         ),
-        MeasureProtocol(warmup=5, repeats=30, min_repeat_ms=50),
+        MeasureProtocol(warmup=5, repeats=30, min_repeat_ms=50, block_ms=1000),
     )
     peak = sgemm_peak_gflops()
     print(f"sgemm peak: {peak:.0f} GFLOP/s", flush=True)

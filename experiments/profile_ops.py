@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from device_profilers import TuningSettings, local_cpu
-from device_profilers.export import build_classifier, export_onnx, graph_inputs
+from device_profilers.export import build_classifier, export_onnx
+from device_profilers.onnx_files import graph_inputs
 from search_spaces import Arch
 
 

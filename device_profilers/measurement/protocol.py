@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 class MeasureProtocol(BaseModel):
     """How one latency is measured, the same for every backend.
 
-    ``warmup`` untimed runs (at least one), then blocks of ``repeats`` timed samples
+    ``warmup`` untimed runs (at least one; a slow model stops after two once ``warmup_ms``
+    has passed), then blocks of ``repeats`` timed samples
     starting at least ``block_pause_s`` apart: at least ``blocks`` blocks, and more (up to
     ``max_blocks``) until the two quietest blocks agree within ``agree``. Each sample
     times enough back-to-back runs to last ``min_repeat_ms`` and records the mean per
@@ -31,6 +32,9 @@ class MeasureProtocol(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     warmup: StrictInt = Field(5, ge=0, description="untimed runs first (at least one is made)")
+    warmup_ms: StrictInt = Field(
+        150, ge=0, description="untimed runs stop after two once this long has passed (slow models warm up sooner)"
+    )
     repeats: StrictInt = Field(15, ge=3, description="timed samples per block")
     min_repeat_ms: StrictInt = Field(10, gt=0, description="each sample times back-to-back runs for at least this long")
     blocks: StrictInt = Field(4, ge=1, description="blocks at least")
@@ -38,7 +42,7 @@ class MeasureProtocol(BaseModel):
     max_blocks: StrictInt = Field(8, ge=1, description="blocks at most, while the two quietest disagree")
     agree: StrictFloat = Field(0.03, gt=0, lt=1, description="the two quietest blocks agree within this share")
     block_ms: StrictInt = Field(
-        1000, gt=0, description="a block lasts about this long at most (slow models get fewer samples)"
+        400, gt=0, description="a block lasts about this long at most (slow models get fewer samples)"
     )
     min_block_repeats: StrictInt = Field(5, ge=3, description="samples per block at least, however slow the model")
     quiet_wait_s: StrictFloat = Field(
@@ -110,12 +114,16 @@ def in_blocks(
 
 
 def warm_up(run: Callable[[], Any], protocol: MeasureProtocol) -> float:
-    """Run ``protocol.warmup`` times (at least once) untimed; milliseconds of the last run."""
-    for _ in range(max(0, protocol.warmup - 1)):
-        run()
+    """Run ``protocol.warmup`` times (at least once) untimed, or stop after the second run
+    once ``warmup_ms`` has passed; milliseconds of the last run."""
     start = time.perf_counter()
-    run()
-    return max((time.perf_counter() - start) * 1e3, 1e-3)
+    for index in range(max(1, protocol.warmup)):
+        before = time.perf_counter()
+        run()
+        after = time.perf_counter()
+        if index >= 1 and (after - start) * 1e3 >= protocol.warmup_ms:
+            break
+    return max((after - before) * 1e3, 1e-3)
 
 
 def time_callable(

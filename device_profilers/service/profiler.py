@@ -15,6 +15,7 @@ from ..devices import Device
 from ..files import remove_dead_scratch, scratch_dir
 from ..latency import Latency
 from ..measurement import MeasureProtocol, SyncProbe, summarize
+from ..onnx_files import model_file_bytes
 
 #: A testing hook in the spirit of Ray's ``RAY_testing_*`` variables: comma-separated
 #: architecture keys whose build the profiler fails on purpose, so a test can show what a
@@ -56,7 +57,7 @@ class DeviceProfiler:
         started_at = time.time()
         runner = self._backend(backend)
         export_start = time.perf_counter()
-        with _candidate(arch, batch, seq_len, runner.needs_onnx) as (model, onnx_path):
+        with _candidate(arch, batch, seq_len, runner) as (model, onnx_path):
             export_s = time.perf_counter() - export_start
             if arch.key in os.environ.get(FAIL_BUILD_ENV, "").split(","):
                 raise RuntimeError(f"build of {arch.key} for {self.device.name} failed (injected by {FAIL_BUILD_ENV})")
@@ -75,8 +76,6 @@ class DeviceProfiler:
             return self._time(name, runner, None, onnx_path, batch, seq_len, 0.0, started_at)
 
     def _time(self, key, runner: Backend, model, onnx_path, batch, seq_len, export_s, started_at) -> Latency:
-        from ..export import model_file_bytes  # torch, imported where it is needed
-
         waited_before = self._probe.waited_s
         blocks_ms, stats = runner.measure(
             model, onnx_path, batch, seq_len, self.protocol, self._probe.wait_until_normal
@@ -107,8 +106,9 @@ class DeviceProfiler:
         Resumable: a shape an earlier, interrupted call tuned is in the database and reused.
         """
         arch = arch if isinstance(arch, Arch) else Arch.from_dict(arch)
-        with _candidate(arch, batch, seq_len, needs_onnx=True) as (_, onnx_path):
-            _, _, stats = self._backend("tvm").compile(onnx_path, batch, seq_len, weights_apart=True)
+        compiler = self._backend("tvm")
+        with _candidate(arch, batch, seq_len, compiler) as (_, onnx_path):
+            _, _, stats = compiler.compile(onnx_path, batch, seq_len, weights_apart=True)
         return stats
 
     def pid(self) -> int:
@@ -122,12 +122,25 @@ class DeviceProfiler:
 
 
 @contextmanager
-def _candidate(arch: Arch, batch: int, seq_len: int, needs_onnx: bool):
-    """The randomly initialised model of ``arch`` and, if asked, its ONNX file (deleted after)."""
+def _candidate(arch: Arch, batch: int, seq_len: int, runner: Backend):
+    """What ``runner`` times for ``arch``: the randomly initialised model (None where only
+    a graph is needed) and, if it ``needs_onnx``, its ONNX file (deleted after). TVM times
+    an fp32 model from the graph ``latency_graph`` writes (no torch, no weights moved);
+    the rest export the model with torch."""
+    if runner.name == "tvm" and arch.precision == "fp32":
+        import onnx
+
+        from ..latency_graph import latency_graph
+
+        with scratch_dir() as tmp:
+            path = Path(tmp) / "model.onnx"
+            onnx.save(latency_graph(arch, batch, seq_len), str(path))
+            yield None, path
+        return
     from ..export import build_classifier, export_onnx, quantize_torch  # torch, imported where it is needed
 
     model = build_classifier(arch, seq_len)
-    if not needs_onnx:
+    if not runner.needs_onnx:
         yield (quantize_torch(model) if arch.precision == "int8" else model), None
         return
     with scratch_dir() as tmp:

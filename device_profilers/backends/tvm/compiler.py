@@ -11,9 +11,9 @@ import tvm
 from tvm import relax
 
 from ...devices import Device
-from ...export import graph_inputs
 from ...files import scratch_dir
 from ...measurement import MeasureProtocol, in_blocks, warm_up
+from ...onnx_files import graph_inputs
 from ..base import CompileStats
 from ..tuning import TuningSettings
 from .lowering import lower
@@ -102,7 +102,10 @@ class TvmBackend:
             tokens = [
                 tvm.runtime.tensor(np.zeros((batch, seq_len), dtype="int64"), dev) for _ in graph_inputs(onnx_path)
             ]
-            prepacked = vm["main_transform_params"]([tvm.runtime.tensor(w, dev) for w in weights]) if weights else []
+            on_device: dict[int, tvm.runtime.Tensor] = {}  # a written graph's layers share arrays
+            for weight in weights:
+                on_device.setdefault(id(weight), tvm.runtime.tensor(weight, dev))
+            prepacked = vm["main_transform_params"]([on_device[id(w)] for w in weights]) if weights else []
             vm.set_input("main", *tokens, *prepacked)
             run_ms = warm_up(lambda: vm.invoke_stateful("main"), protocol)
 

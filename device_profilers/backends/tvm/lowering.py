@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from onnx import helper, numpy_helper
 from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
-from ...export import graph_inputs
+from ...onnx_files import graph_inputs
 from .default_schedules import schedule_untuned
 from .fast_math import fast_math
 from .index_constants import FoldIndexConstants
@@ -23,12 +24,24 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
     """The relax module of the graph at [batch, seq_len] token inputs, and its weights when
     ``weights_apart`` (then the module takes them as parameters after the tokens).
     Every kernel a rule of ``default_schedules`` takes is already scheduled; the matmuls
-    are left to tuning when ``matmul_rule`` is False."""
+    are left to tuning when ``matmul_rule`` is False.
+
+    A graph ``latency_graph`` wrote is already folded and packed, its weight matrices
+    inputs: they get random values (one array per shape, shared), kept apart or put in.
+    """
     tokens = graph_inputs(onnx_path)
     graph = onnx.load(str(onnx_path))
-    fold_constant_nodes(graph)
-    pack_parallel_matmuls(graph)
-    graph, weights = weights_as_inputs(graph) if weights_apart else (graph, [])
+    known = set(tokens) | {tensor.name for tensor in graph.graph.initializer}
+    weight_inputs = [value for value in graph.graph.input if value.name not in known]
+    if weight_inputs:
+        weights = [_random_weight(tuple(d.dim_value for d in v.type.tensor_type.shape.dim)) for v in weight_inputs]
+        if not weights_apart:
+            _weights_inside(graph, weight_inputs, weights)
+            weights = []
+    else:
+        fold_constant_nodes(graph)
+        pack_parallel_matmuls(graph)
+        graph, weights = weights_as_inputs(graph) if weights_apart else (graph, [])
     with warnings.catch_warnings():
         # Weight inputs are named after torch parameters; the importer renames each and warns.
         warnings.filterwarnings("ignore", message="Renaming name")
@@ -146,6 +159,22 @@ def _drop_unread_initializers(graph: onnx.GraphProto) -> None:
     kept = [tensor for tensor in graph.initializer if tensor.name in read]
     del graph.initializer[:]
     graph.initializer.extend(kept)
+
+
+@functools.lru_cache(maxsize=32)
+def _random_weight(shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only float32 matrix of small random values, one per shape per process (a
+    latency does not depend on the values, and shared arrays are moved once)."""
+    weight = np.random.default_rng(len(shape) + sum(shape)).standard_normal(shape, dtype=np.float32) * 0.02
+    weight.setflags(write=False)
+    return weight
+
+
+def _weights_inside(model: onnx.ModelProto, inputs: list, weights: list[np.ndarray]) -> None:
+    """Turn weight ``inputs`` into initializers holding ``weights`` (a self-contained build)."""
+    for value, weight in zip(inputs, weights):
+        model.graph.input.remove(value)
+        model.graph.initializer.append(numpy_helper.from_array(weight, value.name))
 
 
 def weights_as_inputs(model: onnx.ModelProto):
