@@ -113,7 +113,10 @@ def main() -> int:
         for precision, metrics in report["accuracy"].items():
             print(f"{precision}: {json.dumps(metrics)}", flush=True)
     profiler = DeviceProfiler(
-        local_cpu(), args.cache_dir, TuningSettings(), MeasureProtocol(warmup=5, repeats=30, min_repeat_ms=50, block_ms=1000)
+        local_cpu(),
+        args.cache_dir,
+        TuningSettings(),
+        MeasureProtocol(warmup=5, repeats=30, min_repeat_ms=50, block_ms=1000),
     )
     report["latency"] = bench_latency(archs, profiler, args.rounds, args.seq_len)
     for row in report["latency"]:
