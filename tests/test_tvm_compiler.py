@@ -67,6 +67,29 @@ def test_constants_are_folded_before_relax_so_its_fold_constant_compiles_nothing
         assert _kernel_calls(relax.transform.FoldConstant()(module)) == _kernel_calls(module)
 
 
+def test_a_new_architecture_with_known_kernels_is_linked_from_them_and_computes_the_same(tmp_path):
+    """One layer fewer: the same kernels, none built again; the linked executable gives the
+    logits of the self-contained build of the same graph and weights."""
+    import onnx
+
+    from device_profilers.latency_graph import latency_graph
+
+    backend = TvmBackend(local_cpu(), tmp_path / "cache", TuningSettings(trials_per_task=0))
+    tokens = tvm.runtime.tensor(np.random.default_rng(0).integers(0, 1000, (1, SEQ_LEN)).astype(np.int64))
+    logits, kernels = [], []
+    for layers in (3, 2):
+        path = tmp_path / f"L{layers}.onnx"
+        onnx.save(latency_graph(Arch.uniform(layers, 64, 2, 128), 1, SEQ_LEN), str(path))
+        executable, weights, _ = backend.compile(path, 1, SEQ_LEN, weights_apart=True)
+        kernels.append(len(backend.kernels))
+        vm = relax.VirtualMachine(executable, tvm.cpu())
+        logits.append(vm["main"](tokens, *vm["main_transform_params"]([tvm.runtime.tensor(w) for w in weights])))
+    assert kernels[0] > 0 and kernels[1] == kernels[0]
+    whole, _, _ = backend.compile(path, 1, SEQ_LEN, weights_apart=False)
+    reference = relax.VirtualMachine(whole, tvm.cpu())["main"](tokens).numpy()
+    assert np.abs(logits[1].numpy() - reference).max() < 1e-5
+
+
 def _kernel_calls(module) -> int:
     calls = []
     relax.analysis.post_order_visit(
