@@ -10,7 +10,8 @@ from onnx import helper, numpy_helper
 
 from device_profilers.backends.tvm.lowering import fold_constant_nodes, pack_parallel_matmuls, weights_as_inputs
 from device_profilers.export import LATENCY_VOCAB_SIZE, build_classifier, export_onnx
-from device_profilers.latency_graph import IR_VERSION, OPSET, SHIPPED_BYTES_KEY, latency_graph
+from device_profilers.latency_graph import IR_VERSION, OPSET, latency_graph
+from device_profilers.onnx_files import SHIPPED_BYTES_KEY, graph_inputs, model_file_bytes
 from search_spaces import Arch
 
 CASES = [
@@ -76,3 +77,6 @@ def test_the_written_graph_is_the_exporters_node_for_node(arch, batch, seq_len, 
     # What the written graph says a model file weighs: the parameters, and the graph.
     shipped = int({p.key: p.value for p in written.metadata_props}[SHIPPED_BYTES_KEY])
     assert parameter_bytes < shipped < 1.02 * parameter_bytes
+    onnx.save(written, str(tmp_path / "written.onnx"))
+    assert model_file_bytes(tmp_path / "written.onnx") == shipped
+    assert graph_inputs(tmp_path / "written.onnx") == ["input_ids"]
