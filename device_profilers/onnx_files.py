@@ -20,15 +20,19 @@ def _metadata(model) -> dict[str, str]:
 
 
 def graph_inputs(onnx_path: str | os.PathLike) -> list[str]:
+    """``token_inputs`` of the model in a file (its weights are not read)."""
+    import onnx
+
+    return token_inputs(onnx.load(str(onnx_path), load_external_data=False))
+
+
+def token_inputs(model) -> list[str]:
     """Names of the graph's token inputs: those a written graph names, else every input
     that is not a weight listed as an input by old exporters.
 
     Every one is taken to be a [batch, sequence] int64 token tensor, as in a BERT-family
     model (input_ids, attention_mask, token_type_ids); timing feeds them zeros.
     """
-    import onnx
-
-    model = onnx.load(str(onnx_path), load_external_data=False)
     named = _metadata(model).get(TOKEN_INPUTS_KEY)
     if named is not None:
         return named.split(",")

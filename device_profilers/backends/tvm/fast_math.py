@@ -14,6 +14,8 @@ import tvm
 from tvm import relax, tirx, topi
 from tvm.relax import Call, PyExprMutator, expr_functor
 
+from .rewrite import rewrite_relax_functions
+
 
 def _fast_gelu(x):
     """GELU as relax legalizes it (``x * (1/2 + erf(x / sqrt 2) / 2)``), with ``fast_erf``."""
@@ -35,11 +37,7 @@ class FastGelu:
     """Rewrites float32 ``relax.nn.gelu`` into its TIR form with ``fast_erf``."""
 
     def transform_module(self, mod: tvm.IRModule, _ctx) -> tvm.IRModule:
-        rewriter = _GeluRewriter(mod)
-        for global_var, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                rewriter.builder_.update_func(global_var, rewriter.visit_expr(func))
-        return rewriter.builder_.get()
+        return rewrite_relax_functions(_GeluRewriter(mod), mod)
 
 
 def fast_math() -> tvm.transform.Pass:

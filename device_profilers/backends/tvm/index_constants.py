@@ -17,6 +17,8 @@ import tvm
 from tvm import relax
 from tvm.relax import Call, PyExprMutator, expr_functor
 
+from .rewrite import rewrite_relax_functions
+
 _ELEMENTWISE = {"relax.add": np.add, "relax.less": np.less, "relax.where": np.where}
 #: Larger constants are left to relax: this pass is for index bookkeeping.
 _MAX_ELEMENTS = 1 << 16
@@ -79,8 +81,4 @@ class FoldIndexConstants:
     """Integer index arithmetic on constants (and static shapes) replaced by its value."""
 
     def transform_module(self, mod: tvm.IRModule, _ctx) -> tvm.IRModule:
-        folder = _IndexFolder(mod)
-        for global_var, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                folder.builder_.update_func(global_var, folder.visit_expr(func))
-        return folder.builder_.get()
+        return rewrite_relax_functions(_IndexFolder(mod), mod)

@@ -20,6 +20,8 @@ from tvm.relax import PyExprMutator, expr_functor
 from tvm.relax.vm_build import _vmcodegen, _vmlink
 from tvm.script import tirx as T
 
+from .rewrite import rewrite_relax_functions
+
 
 @T.prim_func
 def _anchor(a: T.Buffer((1,), "float32")):
@@ -32,7 +34,7 @@ def _anchor(a: T.Buffer((1,), "float32")):
 
 @expr_functor.mutator
 class _KernelRenamer(PyExprMutator):
-    """Adds each kernel under its content name and points the relax functions' calls at it."""
+    """Points the relax functions' calls at the kernels' new names (``renamed``)."""
 
     def __init__(self, mod: tvm.IRModule):
         super().__init__(mod)
@@ -41,18 +43,18 @@ class _KernelRenamer(PyExprMutator):
     def visit_global_var_(self, op: relax.GlobalVar) -> relax.Expr:
         return self.renamed.get(op, op)
 
-    def by_content(self, mod: tvm.IRModule) -> tvm.IRModule:
-        for global_var, func in mod.functions_items():
-            if isinstance(func, tirx.PrimFunc):
-                name = f"canao_kernel_{tvm_ffi.structural_hash(_unnamed(func)):016x}"
-                self.renamed[global_var] = self.builder_.add_func(func.with_attr("global_symbol", name), name)
-        for global_var, func in mod.functions_items():
-            if global_var not in self.renamed:
-                self.builder_.update_func(global_var, self.visit_expr(func))
-        built = self.builder_.get()
-        return tvm.IRModule(
-            {gv: func for gv, func in built.functions_items() if gv not in self.renamed}, attrs=mod.attrs
-        )
+
+def _by_content(mod: tvm.IRModule) -> tvm.IRModule:
+    """``mod`` with each kernel renamed after its structural hash (equal kernels become one)."""
+    renamer = _KernelRenamer(mod)
+    for global_var, func in mod.functions_items():
+        if isinstance(func, tirx.PrimFunc):
+            name = f"canao_kernel_{tvm_ffi.structural_hash(_unnamed(func)):016x}"
+            renamer.renamed[global_var] = renamer.builder_.add_func(func.with_attr("global_symbol", name), name)
+    built = rewrite_relax_functions(renamer, mod)
+    return tvm.IRModule(
+        {gv: func for gv, func in built.functions_items() if gv not in renamer.renamed}, attrs=mod.attrs
+    )
 
 
 def _unnamed(func: tirx.PrimFunc) -> tirx.PrimFunc:
@@ -74,7 +76,7 @@ class KernelCache:
     def build(self, mod: tvm.IRModule):
         """What ``tvm.compile(mod, target, relax_pipeline=None)`` returns, the kernels
         built before taken from the cache."""
-        mod = _KernelRenamer(mod).by_content(mod)
+        mod = _by_content(mod)
         attrs = dict(mod.attrs) if mod.attrs else {}
         builder = relax.ExecBuilder()
         leftover = _vmcodegen(builder, mod).functions_items()

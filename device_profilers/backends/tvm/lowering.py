@@ -13,7 +13,7 @@ from onnx import helper, numpy_helper
 from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
-from ...onnx_files import graph_inputs
+from ...onnx_files import token_inputs
 from .default_schedules import schedule_untuned
 from .fast_math import fast_math
 from .index_constants import FoldIndexConstants
@@ -29,8 +29,8 @@ def lower(onnx_path: Path, batch: int, seq_len: int, target, weights_apart: bool
     A graph ``latency_graph`` wrote is already folded and packed, its weight matrices
     inputs: they get random values (one array per shape, shared), kept apart or put in.
     """
-    tokens = graph_inputs(onnx_path)
     graph = onnx.load(str(onnx_path))
+    tokens = token_inputs(graph)
     known = set(tokens) | {tensor.name for tensor in graph.graph.initializer}
     weight_inputs = [value for value in graph.graph.input if value.name not in known]
     if weight_inputs:
